@@ -1,0 +1,247 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SafeRoute.Models;
+
+/// <summary>
+/// The model-folder manifest, <c>saferoute.json</c>. See README "Model folder format". Paths are relative to the
+/// folder unless absolute.
+/// </summary>
+internal sealed class GuardManifest
+{
+    public const string FileName = "saferoute.json";
+
+    [JsonPropertyName("formatVersion")] public int FormatVersion { get; set; } = 1;
+
+    [JsonPropertyName("name")] public string? Name { get; set; }
+
+    [JsonPropertyName("onnx")] public string Onnx { get; set; } = "model.onnx";
+
+    [JsonPropertyName("tokenizer")] public TokenizerManifest? Tokenizer { get; set; }
+
+    [JsonPropertyName("template")] public TemplateManifest? Template { get; set; }
+
+    [JsonPropertyName("verdict")] public VerdictManifest? Verdict { get; set; }
+
+    [JsonPropertyName("inputs")] public InputsManifest Inputs { get; set; } = new();
+
+    /// <summary>Graph output with the final hidden states [batch, seq, H]; null when the graph has none (logits-only guards cannot feed a feature router).</summary>
+    [JsonPropertyName("hiddenStateOutput")] public string? HiddenStateOutput { get; set; } = "last_hidden_state";
+
+    /// <summary>Optional; when given it must match the graph and the lm_head rows.</summary>
+    [JsonPropertyName("hiddenSize")] public int? HiddenSize { get; set; }
+
+    [JsonPropertyName("maxSequenceLength")] public int MaxSequenceLength { get; set; } = 4096;
+
+    [JsonPropertyName("padTokenId")] public int PadTokenId { get; set; }
+
+    /// <summary>The folder the manifest was read from (not serialized).</summary>
+    [JsonIgnore] public string Directory { get; set; } = "";
+
+    /// <summary>The manifest's full path (not serialized), for error messages.</summary>
+    [JsonIgnore] public string FilePath { get; set; } = "";
+
+    public string Resolve(string path) => Path.IsPathRooted(path) ? path : Path.GetFullPath(Path.Combine(Directory, path));
+
+    public static GuardManifest Load(string modelDirectory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(modelDirectory);
+        string directory = Path.GetFullPath(modelDirectory);
+        if (!System.IO.Directory.Exists(directory))
+        {
+            throw new SafeRouteException($"The guard model folder '{directory}' does not exist.");
+        }
+
+        string file = Path.Combine(directory, FileName);
+        if (!File.Exists(file))
+        {
+            throw new SafeRouteException($"The guard model folder '{directory}' has no '{FileName}' manifest.");
+        }
+
+        GuardManifest? manifest;
+        try
+        {
+            using FileStream stream = File.OpenRead(file);
+            manifest = JsonSerializer.Deserialize(stream, GuardManifestJsonContext.Default.GuardManifest);
+        }
+        catch (JsonException ex)
+        {
+            throw new SafeRouteException($"The manifest '{file}' is not valid JSON: {ex.Message}", ex);
+        }
+
+        if (manifest is null)
+        {
+            throw new SafeRouteException($"The manifest '{file}' is empty.");
+        }
+
+        manifest.Directory = directory;
+        manifest.FilePath = file;
+        manifest.Validate();
+        return manifest;
+    }
+
+    private void Validate()
+    {
+        void Fail(string field, string problem) => throw new SafeRouteException($"The manifest '{FilePath}' is invalid: '{field}' {problem}.");
+
+        if (FormatVersion != 1)
+        {
+            Fail("formatVersion", $"is {FormatVersion}; this version of SafeRoute reads format 1");
+        }
+
+        if (string.IsNullOrWhiteSpace(Onnx))
+        {
+            Fail("onnx", "is missing");
+        }
+
+        if (Tokenizer is null)
+        {
+            Fail("tokenizer", "is missing");
+        }
+
+        if (Template is null)
+        {
+            Fail("template", "is missing");
+        }
+
+        if (Verdict is null)
+        {
+            Fail("verdict", "is missing");
+        }
+
+        if (MaxSequenceLength < 8)
+        {
+            Fail("maxSequenceLength", $"is {MaxSequenceLength}; it must be at least 8");
+        }
+
+        if (HiddenSize is <= 0)
+        {
+            Fail("hiddenSize", $"is {HiddenSize}; it must be positive");
+        }
+
+        if (string.IsNullOrWhiteSpace(Inputs.InputIds))
+        {
+            Fail("inputs.inputIds", "is missing");
+        }
+
+        switch (Verdict!.Source)
+        {
+            case VerdictSource.LmHeadRows:
+                if (string.IsNullOrWhiteSpace(Verdict.LmHeadRows))
+                {
+                    Fail("verdict.lmHeadRows", "is missing (required when verdict.source is 'lmHeadRows')");
+                }
+
+                if (string.IsNullOrWhiteSpace(HiddenStateOutput))
+                {
+                    Fail("hiddenStateOutput", "is missing (required when verdict.source is 'lmHeadRows')");
+                }
+
+                break;
+            case VerdictSource.Logits:
+                if (string.IsNullOrWhiteSpace(Verdict.LogitsOutput))
+                {
+                    Fail("verdict.logitsOutput", "is missing (required when verdict.source is 'logits')");
+                }
+
+                break;
+            default:
+                Fail("verdict.source", "must be 'lmHeadRows' or 'logits'");
+                break;
+        }
+
+        if (Verdict.SafeTokenId < 0 || Verdict.UnsafeTokenId < 0 || Verdict.SafeTokenId == Verdict.UnsafeTokenId)
+        {
+            Fail("verdict.safeTokenId/unsafeTokenId", "must be two different non-negative token ids");
+        }
+    }
+}
+
+/// <summary>How the tokenizer is built.</summary>
+internal sealed class TokenizerManifest
+{
+    /// <summary>"tiktoken": a tiktoken-format rank file (base64 token, space, rank per line).</summary>
+    [JsonPropertyName("kind")] public string Kind { get; set; } = "tiktoken";
+
+    /// <summary>Path of the tokenizer file, relative to the model folder or absolute.</summary>
+    [JsonPropertyName("path")] public string? Path { get; set; }
+
+    /// <summary>Pre-tokenizer preset that fixes the split pattern and the special tokens: "llama3", "gpt2", "cl100k", "o200k" or "custom".</summary>
+    [JsonPropertyName("preset")] public string Preset { get; set; } = "llama3";
+
+    /// <summary>The split regex when preset is "custom".</summary>
+    [JsonPropertyName("pattern")] public string? Pattern { get; set; }
+
+    /// <summary>Special tokens (string to id) recognised in template text only; presets fill their own.</summary>
+    [JsonPropertyName("specialTokens")] public Dictionary<string, int>? SpecialTokens { get; set; }
+}
+
+/// <summary>The prompt template.</summary>
+internal sealed class TemplateManifest
+{
+    /// <summary>"llama-guard-3-1b", "llama-guard-3-8b" or "custom".</summary>
+    [JsonPropertyName("kind")] public string Kind { get; set; } = "custom";
+
+    /// <summary>Custom template text for prompt-only inputs; contains <c>{prompt}</c>; may contain special-token strings.</summary>
+    [JsonPropertyName("promptOnly")] public string? PromptOnly { get; set; }
+
+    /// <summary>Custom template text for prompt+response inputs; contains <c>{prompt}</c> and <c>{response}</c>.</summary>
+    [JsonPropertyName("promptAndResponse")] public string? PromptAndResponse { get; set; }
+
+    /// <summary>Token ids appended after the rendered template (Llama Guard 3: [271], the "\n\n" token).</summary>
+    [JsonPropertyName("suffixTokenIds")] public int[]? SuffixTokenIds { get; set; }
+
+    /// <summary>Strip user text like Python's str.strip() before inserting it (Llama Guard's chat template does).</summary>
+    [JsonPropertyName("stripUserText")] public bool StripUserText { get; set; } = true;
+
+    /// <summary>Llama Guard 3 only: reproduce the reference code's token prefix (1B: 128000 twice; 8B: " " then 128000).</summary>
+    [JsonPropertyName("referenceCompatiblePrefix")] public bool ReferenceCompatiblePrefix { get; set; }
+}
+
+/// <summary>Where the two verdict logits come from.</summary>
+internal sealed class VerdictManifest
+{
+    [JsonPropertyName("safeTokenId")] public int SafeTokenId { get; set; } = -1;
+
+    [JsonPropertyName("unsafeTokenId")] public int UnsafeTokenId { get; set; } = -1;
+
+    /// <summary>"lmHeadRows" (the default) or "logits".</summary>
+    [JsonPropertyName("source")] public string SourceName { get; set; } = "lmHeadRows";
+
+    [JsonIgnore]
+    public VerdictSource? Source => SourceName switch
+    {
+        "lmHeadRows" => VerdictSource.LmHeadRows,
+        "logits" => VerdictSource.Logits,
+        _ => null,
+    };
+
+    /// <summary>safetensors file with tensor "lm_head_rows" [2, H]: row 0 = lm_head row of the safe token, row 1 = unsafe.</summary>
+    [JsonPropertyName("lmHeadRows")] public string? LmHeadRows { get; set; }
+
+    /// <summary>Graph output with logits [batch, seq, vocab] when source is "logits".</summary>
+    [JsonPropertyName("logitsOutput")] public string? LogitsOutput { get; set; } = "logits";
+}
+
+internal enum VerdictSource
+{
+    LmHeadRows,
+    Logits,
+}
+
+/// <summary>Graph input names.</summary>
+internal sealed class InputsManifest
+{
+    [JsonPropertyName("inputIds")] public string InputIds { get; set; } = "input_ids";
+
+    [JsonPropertyName("attentionMask")] public string? AttentionMask { get; set; } = "attention_mask";
+
+    /// <summary>Fed only when the graph has an input of this name.</summary>
+    [JsonPropertyName("positionIds")] public string? PositionIds { get; set; } = "position_ids";
+}
+
+[JsonSourceGenerationOptions(ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(GuardManifest))]
+internal sealed partial class GuardManifestJsonContext : JsonSerializerContext
+{
+}

@@ -1,0 +1,49 @@
+namespace SafeRoute;
+
+/// <summary>An input to a safety guard: a user prompt and, optionally, the assistant's response to it.</summary>
+/// <remarks>
+/// With a response, the verdict is about the response (Llama Guard's <c>Agent</c> role); without one, it is about
+/// the prompt (<c>User</c> role). A response that is empty or only white space is treated as absent.
+/// </remarks>
+public sealed class SafetyRequest : IEquatable<SafetyRequest>
+{
+    /// <summary>Creates a request.</summary>
+    /// <param name="prompt">The user's message. Must contain at least one non-white-space character.</param>
+    /// <param name="response">The assistant's reply, or <see langword="null"/> to check the prompt alone.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="prompt"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="prompt"/> is empty or only white space.</exception>
+    public SafetyRequest(string prompt, string? response = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(prompt);
+        Prompt = prompt;
+        Response = string.IsNullOrWhiteSpace(response) ? null : response;
+    }
+
+    /// <summary>Gets the user's message, as given.</summary>
+    public string Prompt { get; }
+
+    /// <summary>Gets the assistant's reply, or <see langword="null"/> when the prompt alone is checked.</summary>
+    public string? Response { get; }
+
+    /// <summary>Gets a value indicating whether the request carries a response (and the verdict is about it).</summary>
+    public bool HasResponse => Response is not null;
+
+    /// <summary>Creates a prompt-only request.</summary>
+    /// <param name="prompt">The user's message.</param>
+    /// <returns>The request.</returns>
+    public static SafetyRequest FromPrompt(string prompt) => new(prompt);
+
+    /// <inheritdoc/>
+    public bool Equals(SafetyRequest? other) =>
+        other is not null && string.Equals(Prompt, other.Prompt, StringComparison.Ordinal) && string.Equals(Response, other.Response, StringComparison.Ordinal);
+
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => Equals(obj as SafetyRequest);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(StringComparer.Ordinal.GetHashCode(Prompt), Response is null ? 0 : StringComparer.Ordinal.GetHashCode(Response));
+
+    /// <summary>Returns a description that does not contain the user's text (safe to log).</summary>
+    /// <returns>The lengths of the prompt and response.</returns>
+    public override string ToString() => $"SafetyRequest {{ PromptLength = {Prompt.Length}, ResponseLength = {Response?.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"} }}";
+}
