@@ -1,0 +1,3 @@
+using SafeRoute.Samples.Console;
+
+return await SampleApp.RunAsync(args, Console.In, Console.Out, Console.Error).ConfigureAwait(false);

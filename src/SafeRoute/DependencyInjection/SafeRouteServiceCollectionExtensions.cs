@@ -1,0 +1,104 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using SafeRoute;
+using SafeRoute.DependencyInjection;
+using SafeRoute.Routing;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers SafeRoute's adaptive guard with a service collection.</summary>
+public static class SafeRouteServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the routed guard as <see cref="ISafetyGuard"/> (and <see cref="RoutedSafetyGuard"/>), the tiers as keyed
+    /// <see cref="ISafetyGuard"/> services (<see cref="SafeRouteServiceKeys.Small"/>, <see cref="SafeRouteServiceKeys.Large"/>),
+    /// the router as <see cref="ISafetyRouter"/>, options validated at startup, and a warm-up hosted service. All are
+    /// singletons owned and disposed by the container. A second call adds its configuration but no second set of services.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets the options.</param>
+    /// <returns>The service collection.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public static IServiceCollection AddSafeRoute(this IServiceCollection services, Action<SafeRouteOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<SafeRouteOptions>().Configure(configure);
+        return AddCore(services, sectionPath: "", largeGuardFactory: null);
+    }
+
+    /// <summary>Registers SafeRoute with options bound from a configuration section (for example <c>configuration.GetSection("SafeRoute")</c>).
+    /// Validation messages name settings by their configuration path.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configuration">The section that holds <see cref="SafeRouteOptions"/>.</param>
+    /// <returns>The service collection.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public static IServiceCollection AddSafeRoute(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<SafeRouteOptions>().Bind(configuration);
+        return AddCore(services, (configuration as IConfigurationSection)?.Path ?? "", largeGuardFactory: null);
+    }
+
+    /// <summary>Registers SafeRoute with any <see cref="ISafetyGuard"/> as the large tier (for example a remote guard);
+    /// <see cref="SafeRouteOptions.LargeModel"/> is then ignored.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets the options.</param>
+    /// <param name="largeGuardFactory">Creates the large guard. If it returns an <see cref="IDisposable"/>, the container disposes it.</param>
+    /// <returns>The service collection.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    public static IServiceCollection AddSafeRoute(this IServiceCollection services, Action<SafeRouteOptions> configure, Func<IServiceProvider, ISafetyGuard> largeGuardFactory)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        ArgumentNullException.ThrowIfNull(largeGuardFactory);
+        services.AddOptions<SafeRouteOptions>().Configure(configure);
+        return AddCore(services, sectionPath: "", largeGuardFactory);
+    }
+
+    private static IServiceCollection AddCore(IServiceCollection services, string sectionPath, Func<IServiceProvider, ISafetyGuard>? largeGuardFactory)
+    {
+        services.AddOptions<SafeRouteOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SafeRouteOptions>>(new SafeRouteOptionsValidator(sectionPath, largeGuardFactory is not null)));
+
+        services.TryAddKeyedSingleton<OnnxSafetyGuard>(SafeRouteServiceKeys.Small, static (sp, _) =>
+        {
+            SafeRouteOptions options = sp.GetRequiredService<IOptions<SafeRouteOptions>>().Value;
+            return OnnxSafetyGuard.Create(options.SmallModel.Path!, options.SmallModel, GuardTier.Small);
+        });
+        services.TryAddKeyedSingleton<ISafetyGuard>(SafeRouteServiceKeys.Small, static (sp, _) => sp.GetRequiredKeyedService<OnnxSafetyGuard>(SafeRouteServiceKeys.Small));
+        if (largeGuardFactory is not null)
+        {
+            services.TryAddKeyedSingleton<ISafetyGuard>(SafeRouteServiceKeys.Large, (sp, _) => largeGuardFactory(sp));
+        }
+        else
+        {
+            services.TryAddKeyedSingleton<ISafetyGuard>(SafeRouteServiceKeys.Large, static (sp, _) =>
+            {
+                SafeRouteOptions options = sp.GetRequiredService<IOptions<SafeRouteOptions>>().Value;
+                return OnnxSafetyGuard.Create(options.LargeModel.Path!, options.LargeModel, GuardTier.Large);
+            });
+        }
+
+        services.TryAddSingleton<ISafetyRouter>(static sp =>
+        {
+            SafeRouteOptions options = sp.GetRequiredService<IOptions<SafeRouteOptions>>().Value;
+            return RouterFactory.Create(options.Router, sp.GetRequiredKeyedService<OnnxSafetyGuard>(SafeRouteServiceKeys.Small));
+        });
+        services.TryAddSingleton(static sp =>
+        {
+            SafeRouteOptions options = sp.GetRequiredService<IOptions<SafeRouteOptions>>().Value;
+            return new RoutedSafetyGuard(
+                sp.GetRequiredKeyedService<OnnxSafetyGuard>(SafeRouteServiceKeys.Small),
+                sp.GetRequiredKeyedService<ISafetyGuard>(SafeRouteServiceKeys.Large),
+                sp.GetRequiredService<ISafetyRouter>(),
+                new RoutedSafetyGuardOptions { Threshold = options.Threshold, FailurePolicy = options.FailurePolicy, OwnsGuards = false });
+        });
+        services.TryAddSingleton<ISafetyGuard>(static sp => sp.GetRequiredService<RoutedSafetyGuard>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SafeRouteWarmUpService>());
+        return services;
+    }
+}

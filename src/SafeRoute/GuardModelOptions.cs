@@ -1,0 +1,35 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace SafeRoute;
+
+/// <summary>How to load and run one guard model.</summary>
+public sealed class GuardModelOptions
+{
+    /// <summary>Gets or sets the model folder: the one that holds <c>saferoute.json</c> (see the README, "Model folder format").</summary>
+    /// <value>The default is <see langword="null"/>; required when the options are used to load a model.</value>
+    public string? Path { get; set; }
+
+    /// <summary>Gets the execution providers to try, in order. The first one available in the loaded ONNX Runtime build
+    /// is used; when none is, loading fails with an error that names each provider and the package that brings it.
+    /// Add <see cref="ExecutionProvider.Cpu"/> last to fall back to the CPU.</summary>
+    /// <value>The default is empty, which means the CPU.</value>
+    public IList<ExecutionProviderOptions> ExecutionProviders { get; } = [];
+
+    /// <summary>Gets or sets the number of threads one model run may use.</summary>
+    /// <value>The default is <see langword="null"/>: all cores (<see cref="Environment.ProcessorCount"/>), with
+    /// spinning disabled so that two sessions in one process (small and large) do not keep each other's cores busy.</value>
+    public int? IntraOpNumThreads { get; set; }
+
+    /// <summary>Gets or sets the most requests sent to the model in one run; larger batches are split.</summary>
+    /// <value>The default is 16.</value>
+    public int MaxBatchSize { get; set; } = 16;
+
+    /// <summary>Gets or sets a context length that overrides the manifest's <c>maxSequenceLength</c>.</summary>
+    /// <value>The default is <see langword="null"/>: the manifest's value.</value>
+    public int? MaxSequenceLength { get; set; }
+
+    /// <summary>Gets or sets a hook that edits the ONNX Runtime session options after SafeRoute has set them
+    /// (threads, optimisation level, execution providers) and before the session is created.</summary>
+    /// <value>The default is <see langword="null"/>.</value>
+    public Action<SessionOptions>? ConfigureSessionOptions { get; set; }
+}

@@ -1,0 +1,152 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace SafeRoute.Onnx;
+
+/// <summary>Creates ONNX Runtime sessions with SafeRoute's defaults and the configured execution providers.</summary>
+internal static class OnnxSessionFactory
+{
+    public static string OrtName(ExecutionProvider provider) => provider switch
+    {
+        ExecutionProvider.Cpu => "CPUExecutionProvider",
+        ExecutionProvider.Cuda => "CUDAExecutionProvider",
+        ExecutionProvider.TensorRT => "TensorrtExecutionProvider",
+        ExecutionProvider.DirectML => "DmlExecutionProvider",
+        ExecutionProvider.CoreML => "CoreMLExecutionProvider",
+        ExecutionProvider.OpenVino => "OpenVINOExecutionProvider",
+        ExecutionProvider.Rocm => "ROCMExecutionProvider",
+        ExecutionProvider.MIGraphX => "MIGraphXExecutionProvider",
+        ExecutionProvider.Qnn => "QNNExecutionProvider",
+        ExecutionProvider.XnnPack => "XnnpackExecutionProvider",
+        _ => throw new ArgumentOutOfRangeException(nameof(provider), provider, "Unknown execution provider."),
+    };
+
+    public static string PackageFor(ExecutionProvider provider) => provider switch
+    {
+        ExecutionProvider.Cpu => "Microsoft.ML.OnnxRuntime",
+        ExecutionProvider.Cuda => "Microsoft.ML.OnnxRuntime.Gpu (Linux/Windows, with CUDA and cuDNN installed)",
+        ExecutionProvider.TensorRT => "Microsoft.ML.OnnxRuntime.Gpu (with TensorRT installed)",
+        ExecutionProvider.DirectML => "Microsoft.ML.OnnxRuntime.DirectML (Windows)",
+        ExecutionProvider.CoreML => "Microsoft.ML.OnnxRuntime (the macOS/iOS builds)",
+        ExecutionProvider.OpenVino => "Intel.ML.OnnxRuntime.OpenVino",
+        ExecutionProvider.Rocm => "an ONNX Runtime build with ROCm (no official NuGet package)",
+        ExecutionProvider.MIGraphX => "an ONNX Runtime build with MIGraphX (no official NuGet package)",
+        ExecutionProvider.Qnn => "Microsoft.ML.OnnxRuntime.QNN",
+        ExecutionProvider.XnnPack => "Microsoft.ML.OnnxRuntime (the Android/iOS builds)",
+        _ => "an ONNX Runtime package with this provider",
+    };
+
+    /// <summary>The providers the loaded native ONNX Runtime build has.</summary>
+    public static IReadOnlySet<string> AvailableProviders => s_available.Value;
+
+    private static readonly Lazy<IReadOnlySet<string>> s_available = new(
+        () => new HashSet<string>(OrtEnv.Instance().GetAvailableProviders(), StringComparer.Ordinal));
+
+    /// <summary>Builds session options: threads, optimisation, the first available provider of the list.</summary>
+    /// <returns>The options and the provider chosen.</returns>
+    public static (SessionOptions Options, ExecutionProvider Provider) CreateSessionOptions(GuardModelOptions options, string modelName)
+    {
+        ExecutionProviderOptions chosen = ChooseProvider(options.ExecutionProviders, modelName);
+        var sessionOptions = new SessionOptions();
+        try
+        {
+            sessionOptions.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
+            sessionOptions.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
+            sessionOptions.IntraOpNumThreads = options.IntraOpNumThreads ?? Math.Max(1, Environment.ProcessorCount);
+            sessionOptions.InterOpNumThreads = 1;
+
+            // Two sessions (small and large) share the machine: spinning threads of an idle session would steal cores.
+            sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            sessionOptions.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
+            AppendProvider(sessionOptions, chosen, modelName);
+            options.ConfigureSessionOptions?.Invoke(sessionOptions);
+            return (sessionOptions, chosen.Provider);
+        }
+        catch
+        {
+            sessionOptions.Dispose();
+            throw;
+        }
+    }
+
+    internal static ExecutionProviderOptions ChooseProvider(IList<ExecutionProviderOptions> requested, string modelName)
+    {
+        if (requested.Count == 0)
+        {
+            return new ExecutionProviderOptions { Provider = ExecutionProvider.Cpu };
+        }
+
+        foreach (ExecutionProviderOptions candidate in requested)
+        {
+            if (candidate.Provider == ExecutionProvider.Cpu || AvailableProviders.Contains(OrtName(candidate.Provider)))
+            {
+                return candidate;
+            }
+        }
+
+        string wanted = string.Join("; ", requested.Select(p => $"{p.Provider} ({OrtName(p.Provider)}) comes with {PackageFor(p.Provider)}"));
+        throw new SafeRouteException(
+            $"None of the execution providers configured for guard model '{modelName}' is available in the loaded ONNX Runtime build " +
+            $"(it has: {string.Join(", ", AvailableProviders.Order(StringComparer.Ordinal))}). {wanted}. " +
+            "Reference that package instead of Microsoft.ML.OnnxRuntime, or add Cpu at the end of ExecutionProviders to fall back to the CPU.");
+    }
+
+    private static void AppendProvider(SessionOptions sessionOptions, ExecutionProviderOptions provider, string modelName)
+    {
+        try
+        {
+            switch (provider.Provider)
+            {
+                case ExecutionProvider.Cpu:
+                    break;
+                case ExecutionProvider.Cuda:
+                    {
+                        using var cuda = new OrtCUDAProviderOptions();
+                        var values = new Dictionary<string, string>(provider.Options, StringComparer.Ordinal);
+                        values.TryAdd("device_id", provider.DeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                        cuda.UpdateOptions(values);
+                        sessionOptions.AppendExecutionProvider_CUDA(cuda);
+                        break;
+                    }
+
+                case ExecutionProvider.TensorRT:
+                    {
+                        using var trt = new OrtTensorRTProviderOptions();
+                        var values = new Dictionary<string, string>(provider.Options, StringComparer.Ordinal);
+                        values.TryAdd("device_id", provider.DeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                        trt.UpdateOptions(values);
+                        sessionOptions.AppendExecutionProvider_Tensorrt(trt);
+                        break;
+                    }
+
+                case ExecutionProvider.DirectML:
+                    sessionOptions.AppendExecutionProvider_DML(provider.DeviceId);
+                    break;
+                case ExecutionProvider.Rocm:
+                    sessionOptions.AppendExecutionProvider_ROCm(provider.DeviceId);
+                    break;
+                case ExecutionProvider.MIGraphX:
+                    sessionOptions.AppendExecutionProvider_MIGraphX(provider.DeviceId);
+                    break;
+                case ExecutionProvider.CoreML:
+                    sessionOptions.AppendExecutionProvider("CoreML", new Dictionary<string, string>(provider.Options, StringComparer.Ordinal));
+                    break;
+                case ExecutionProvider.OpenVino:
+                    sessionOptions.AppendExecutionProvider("OpenVINO", new Dictionary<string, string>(provider.Options, StringComparer.Ordinal));
+                    break;
+                case ExecutionProvider.Qnn:
+                    sessionOptions.AppendExecutionProvider("QNN", new Dictionary<string, string>(provider.Options, StringComparer.Ordinal));
+                    break;
+                case ExecutionProvider.XnnPack:
+                    sessionOptions.AppendExecutionProvider("XNNPACK", new Dictionary<string, string>(provider.Options, StringComparer.Ordinal));
+                    break;
+                default:
+                    throw new SafeRouteException($"Execution provider {provider.Provider} is not supported.");
+            }
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            throw new SafeRouteException(
+                $"Execution provider {provider} could not be added for guard model '{modelName}': {ex.Message} It comes with {PackageFor(provider.Provider)}.", ex);
+        }
+    }
+}

@@ -1,0 +1,547 @@
+using System.Numerics.Tensors;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using SafeRoute.Models;
+using SafeRoute.Onnx;
+using SafeRoute.Routing;
+using SafeRoute.Text;
+
+namespace SafeRoute;
+
+/// <summary>
+/// A guard model run with ONNX Runtime from a model folder (<c>saferoute.json</c>, the ONNX graph, the tokenizer and,
+/// usually, the two lm_head rows of the verdict tokens). Works with Llama Guard 3 1B/8B exports and with any graph
+/// that follows the same contract. p(unsafe) is the softmax over the two verdict logits at the last position; the
+/// same forward pass yields the last-token hidden state that a router reads.
+/// </summary>
+/// <remarks>
+/// Safe for concurrent use: one ONNX Runtime session serves all callers. Do not dispose while calls are in flight.
+/// Model runs are CPU- or device-bound and execute on the calling thread; the returned task completes when the run
+/// does. A cancelled token terminates a run in flight and the call throws <see cref="OperationCanceledException"/>.
+/// </remarks>
+public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposable
+{
+    private const string WarmUpText = "Hello, how are you today?";
+
+    private readonly InferenceSession _session;
+    private readonly PromptEncoder _encoder;
+    private readonly GuardManifest _manifest;
+    private readonly float[]? _verdictRows; // [2, H]: safe row, unsafe row
+    private readonly string _inputIdsName;
+    private readonly string? _attentionMaskName;
+    private readonly string? _positionIdsName;
+    private readonly string[] _outputNames;
+    private readonly int _hiddenOutputIndex;
+    private readonly int _logitsOutputIndex;
+    private readonly int _maxBatchSize;
+    private int? _hiddenSize;
+    private volatile bool _disposed;
+
+    private OnnxSafetyGuard(GuardManifest manifest, PromptEncoder encoder, InferenceSession session, float[]? verdictRows, int? hiddenSize, GuardTier tier, GuardModelOptions options, ExecutionProvider provider)
+    {
+        _manifest = manifest;
+        _encoder = encoder;
+        _session = session;
+        _verdictRows = verdictRows;
+        _hiddenSize = hiddenSize;
+        Tier = tier;
+        Provider = provider;
+        _maxBatchSize = options.MaxBatchSize;
+        Name = string.IsNullOrWhiteSpace(manifest.Name) ? Path.GetFileName(manifest.Directory) : manifest.Name!;
+        ModelDirectory = manifest.Directory;
+
+        IReadOnlyDictionary<string, NodeMetadata> inputs = session.InputMetadata;
+        _inputIdsName = manifest.Inputs.InputIds;
+        _attentionMaskName = manifest.Inputs.AttentionMask is { } am && inputs.ContainsKey(am) ? am : null;
+        _positionIdsName = manifest.Inputs.PositionIds is { } pi && inputs.ContainsKey(pi) ? pi : null;
+
+        var outputs = new List<string>(2);
+        _hiddenOutputIndex = -1;
+        _logitsOutputIndex = -1;
+        if (manifest.HiddenStateOutput is { } hiddenName && session.OutputMetadata.ContainsKey(hiddenName))
+        {
+            _hiddenOutputIndex = outputs.Count;
+            outputs.Add(hiddenName);
+        }
+
+        if (manifest.Verdict!.Source == VerdictSource.Logits)
+        {
+            _logitsOutputIndex = outputs.Count;
+            outputs.Add(manifest.Verdict.LogitsOutput!);
+        }
+
+        _outputNames = [.. outputs];
+    }
+
+    /// <summary>Gets the model's name (the manifest's <c>name</c>, else the folder name).</summary>
+    public string Name { get; }
+
+    /// <summary>Gets the full path of the model folder.</summary>
+    public string ModelDirectory { get; }
+
+    /// <summary>Gets the tier this guard reports in its verdicts.</summary>
+    public GuardTier Tier { get; }
+
+    /// <summary>Gets the execution provider the session runs on.</summary>
+    public ExecutionProvider Provider { get; }
+
+    /// <summary>Gets the size of the last-token hidden state (the router's feature vector), or <see langword="null"/>
+    /// when the graph exposes no hidden state or its size is not known before the first run.</summary>
+    public int? HiddenSize => _hiddenSize;
+
+    /// <summary>Gets the context length in tokens; longer inputs are truncated (see <see cref="SafetyVerdict.WasTruncated"/>).</summary>
+    public int MaxSequenceLength => _encoder.MaxSequenceLength;
+
+    internal bool HasFeatures => _hiddenOutputIndex >= 0;
+
+    internal PromptEncoder Encoder => _encoder;
+
+    /// <summary>Loads a guard from a model folder.</summary>
+    /// <param name="modelDirectory">The folder that holds <c>saferoute.json</c>.</param>
+    /// <param name="options">How to run it; <see langword="null"/> for the defaults (CPU).</param>
+    /// <param name="tier">The tier to report in verdicts.</param>
+    /// <returns>The loaded guard. The caller owns it and must dispose it.</returns>
+    /// <exception cref="ArgumentException"><paramref name="modelDirectory"/> is null or white space, or an option is out of range.</exception>
+    /// <exception cref="SafeRouteException">The folder, manifest, tokenizer, ONNX graph or lm_head rows are missing, corrupt or
+    /// inconsistent, or no configured execution provider is available. The message names the file and the mismatch.</exception>
+    public static OnnxSafetyGuard Create(string modelDirectory, GuardModelOptions? options = null, GuardTier tier = GuardTier.Small)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(modelDirectory);
+        options ??= new GuardModelOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatchSize, 1, nameof(options));
+        if (options.MaxSequenceLength is { } overrideLength)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(overrideLength, 8, nameof(options));
+        }
+
+        GuardManifest manifest = GuardManifest.Load(modelDirectory);
+        if (options.MaxSequenceLength is { } length)
+        {
+            manifest.MaxSequenceLength = length;
+        }
+
+        string modelName = string.IsNullOrWhiteSpace(manifest.Name) ? manifest.Directory : manifest.Name!;
+        PromptEncoder encoder = PromptEncoder.Create(manifest);
+
+        float[]? rows = null;
+        int? hiddenSize = manifest.HiddenSize;
+        if (manifest.Verdict!.Source == VerdictSource.LmHeadRows)
+        {
+            (rows, int rowsHidden) = LoadVerdictRows(manifest);
+            if (hiddenSize is { } declared && declared != rowsHidden)
+            {
+                throw new SafeRouteException($"The manifest '{manifest.FilePath}' declares hiddenSize {declared} but the lm_head rows in '{manifest.Resolve(manifest.Verdict.LmHeadRows!)}' have {rowsHidden} columns.");
+            }
+
+            hiddenSize = rowsHidden;
+        }
+
+        string onnxPath = manifest.Resolve(manifest.Onnx);
+        if (!File.Exists(onnxPath))
+        {
+            throw new SafeRouteException($"The ONNX model '{onnxPath}' named by '{manifest.FilePath}' does not exist.");
+        }
+
+        (SessionOptions sessionOptions, ExecutionProvider provider) = OnnxSessionFactory.CreateSessionOptions(options, modelName);
+        InferenceSession session;
+        try
+        {
+            session = new InferenceSession(onnxPath, sessionOptions);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            throw new SafeRouteException($"The ONNX model '{onnxPath}' could not be loaded: {ex.Message}", ex);
+        }
+        finally
+        {
+            sessionOptions.Dispose();
+        }
+
+        try
+        {
+            hiddenSize = ValidateGraph(manifest, session, onnxPath, hiddenSize, encoder);
+            return new OnnxSafetyGuard(manifest, encoder, session, rows, hiddenSize, tier, options, provider);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<SafetyVerdict> EvaluateAsync(SafetyRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        GuardOutput output = Forward([_encoder.Encode(request)], wantFeatures: false, cancellationToken)[0];
+        return new ValueTask<SafetyVerdict>(ToVerdict(output));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<SafetyVerdict>> EvaluateBatchAsync(IReadOnlyList<SafetyRequest> requests, CancellationToken cancellationToken = default)
+    {
+        GuardOutput[] outputs = ForwardBatch(requests, wantFeatures: false, cancellationToken);
+        var verdicts = new SafetyVerdict[outputs.Length];
+        for (int i = 0; i < outputs.Length; i++)
+        {
+            verdicts[i] = ToVerdict(outputs[i]);
+        }
+
+        return new ValueTask<IReadOnlyList<SafetyVerdict>>(verdicts);
+    }
+
+    /// <summary>Runs the model once on a fixed benign input so that the first real request does not pay for
+    /// ONNX Runtime's lazy initialisation (memory planning, kernel selection).</summary>
+    /// <param name="cancellationToken">Cancels the warm-up run.</param>
+    /// <returns>A task that completes when the warm-up run has.</returns>
+    /// <exception cref="ObjectDisposedException">The guard has been disposed.</exception>
+    /// <exception cref="SafeRouteException">The model failed to run.</exception>
+    public async ValueTask WarmUpAsync(CancellationToken cancellationToken = default)
+    {
+        _ = await EvaluateAsync(new SafetyRequest(WarmUpText), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _session.Dispose();
+    }
+
+    /// <inheritdoc/>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"OnnxSafetyGuard {{ Name = {Name}, Tier = {Tier}, Provider = {Provider} }}";
+
+    internal GuardOutput[] ForwardBatch(IReadOnlyList<SafetyRequest> requests, bool wantFeatures, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        var encoded = new EncodedPrompt[requests.Count];
+        for (int i = 0; i < encoded.Length; i++)
+        {
+            SafetyRequest request = requests[i] ?? throw new ArgumentNullException(nameof(requests), $"requests[{i}] is null.");
+            encoded[i] = _encoder.Encode(request);
+        }
+
+        return Forward(encoded, wantFeatures, cancellationToken);
+    }
+
+    internal GuardOutput ForwardRaw(string prompt, string? response, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return Forward([_encoder.EncodeRaw(prompt, response)], wantFeatures: false, cancellationToken)[0];
+    }
+
+    internal GuardOutput[] Forward(EncodedPrompt[] encoded, bool wantFeatures, CancellationToken cancellationToken)
+    {
+        if (wantFeatures && !HasFeatures)
+        {
+            throw new InvalidOperationException($"Guard model '{Name}' exposes no hidden-state output ('hiddenStateOutput' in its manifest), so a feature router cannot read it.");
+        }
+
+        var results = new GuardOutput[encoded.Length];
+        for (int start = 0; start < encoded.Length; start += _maxBatchSize)
+        {
+            int count = Math.Min(_maxBatchSize, encoded.Length - start);
+            RunChunk(encoded.AsSpan(start, count), results.AsSpan(start, count), wantFeatures, cancellationToken);
+        }
+
+        return results;
+    }
+
+    private void RunChunk(ReadOnlySpan<EncodedPrompt> rows, Span<GuardOutput> results, bool wantFeatures, CancellationToken cancellationToken)
+    {
+        int batch = rows.Length;
+        int seq = 1;
+        foreach (EncodedPrompt row in rows)
+        {
+            seq = Math.Max(seq, row.TokenIds.Length);
+        }
+
+        // Left padding: the last position is a real token in every row.
+        long[] ids = new long[batch * seq];
+        long[] mask = new long[batch * seq];
+        long[] positions = new long[batch * seq];
+        long pad = _manifest.PadTokenId;
+        for (int r = 0; r < batch; r++)
+        {
+            int[] tokens = rows[r].TokenIds;
+            int offset = seq - tokens.Length;
+            int rowStart = r * seq;
+            ids.AsSpan(rowStart, offset).Fill(pad);
+            for (int j = 0; j < tokens.Length; j++)
+            {
+                ids[rowStart + offset + j] = tokens[j];
+                mask[rowStart + offset + j] = 1;
+                positions[rowStart + offset + j] = j;
+            }
+        }
+
+        long[] shape = [batch, seq];
+        var inputNames = new List<string>(3) { _inputIdsName };
+        var inputValues = new List<OrtValue>(3);
+        using var runOptions = new RunOptions();
+        try
+        {
+            inputValues.Add(OrtValue.CreateTensorValueFromMemory(ids, shape));
+            if (_attentionMaskName is not null)
+            {
+                inputNames.Add(_attentionMaskName);
+                inputValues.Add(OrtValue.CreateTensorValueFromMemory(mask, shape));
+            }
+
+            if (_positionIdsName is not null)
+            {
+                inputNames.Add(_positionIdsName);
+                inputValues.Add(OrtValue.CreateTensorValueFromMemory(positions, shape));
+            }
+
+            IDisposableReadOnlyCollection<OrtValue> outputs;
+            using (cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions))
+            {
+                try
+                {
+                    outputs = _session.Run(runOptions, inputNames, inputValues, _outputNames);
+                }
+                catch (OnnxRuntimeException ex)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    throw new SafeRouteException($"Guard model '{Name}' failed to run: {ex.Message}", ex);
+                }
+            }
+
+            using (outputs)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                ReadOutputs(outputs, rows, results, batch, seq, wantFeatures);
+            }
+        }
+        finally
+        {
+            foreach (OrtValue value in inputValues)
+            {
+                value.Dispose();
+            }
+        }
+    }
+
+    private void ReadOutputs(IDisposableReadOnlyCollection<OrtValue> outputs, ReadOnlySpan<EncodedPrompt> rows, Span<GuardOutput> results, int batch, int seq, bool wantFeatures)
+    {
+        ReadOnlySpan<float> hidden = default;
+        int hiddenSize = 0;
+        if (_hiddenOutputIndex >= 0)
+        {
+            OrtValue hiddenValue = outputs[_hiddenOutputIndex];
+            long[] hiddenShape = hiddenValue.GetTensorTypeAndShape().Shape;
+            if (hiddenShape.Length != 3 || hiddenShape[0] != batch || hiddenShape[1] != seq)
+            {
+                throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.HiddenStateOutput}' has shape [{string.Join(", ", hiddenShape)}]; expected [{batch}, {seq}, H].");
+            }
+
+            hiddenSize = (int)hiddenShape[2];
+            if (_hiddenSize is { } known && known != hiddenSize)
+            {
+                throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.HiddenStateOutput}' has hidden size {hiddenSize}, but {known} was expected from the manifest and lm_head rows.");
+            }
+
+            _hiddenSize ??= hiddenSize;
+            hidden = hiddenValue.GetTensorDataAsSpan<float>();
+        }
+
+        ReadOnlySpan<float> logits = default;
+        int vocab = 0;
+        if (_logitsOutputIndex >= 0)
+        {
+            OrtValue logitsValue = outputs[_logitsOutputIndex];
+            long[] logitsShape = logitsValue.GetTensorTypeAndShape().Shape;
+            if (logitsShape.Length != 3 || logitsShape[0] != batch || logitsShape[1] != seq)
+            {
+                throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.Verdict!.LogitsOutput}' has shape [{string.Join(", ", logitsShape)}]; expected [{batch}, {seq}, vocab].");
+            }
+
+            vocab = (int)logitsShape[2];
+            if (Math.Max(_manifest.Verdict!.SafeTokenId, _manifest.Verdict.UnsafeTokenId) >= vocab)
+            {
+                throw new SafeRouteException($"Guard model '{Name}': the verdict token ids ({_manifest.Verdict.SafeTokenId}, {_manifest.Verdict.UnsafeTokenId}) are outside the logits' vocabulary of {vocab}.");
+            }
+
+            logits = logitsValue.GetTensorDataAsSpan<float>();
+        }
+
+        for (int r = 0; r < batch; r++)
+        {
+            float safe;
+            float @unsafe;
+            ReadOnlySpan<float> h = hiddenSize > 0 ? hidden.Slice(((r * seq) + seq - 1) * hiddenSize, hiddenSize) : default;
+            if (_logitsOutputIndex >= 0)
+            {
+                ReadOnlySpan<float> last = logits.Slice(((r * seq) + seq - 1) * vocab, vocab);
+                safe = last[_manifest.Verdict!.SafeTokenId];
+                @unsafe = last[_manifest.Verdict.UnsafeTokenId];
+            }
+            else
+            {
+                safe = TensorPrimitives.Dot(h, _verdictRows.AsSpan(0, hiddenSize));
+                @unsafe = TensorPrimitives.Dot(h, _verdictRows.AsSpan(hiddenSize, hiddenSize));
+            }
+
+            if (!float.IsFinite(safe) || !float.IsFinite(@unsafe))
+            {
+                throw new SafeRouteException($"Guard model '{Name}' produced non-finite verdict logits ({safe}, {@unsafe}); refusing to return a verdict.");
+            }
+
+            results[r] = new GuardOutput(safe, @unsafe, wantFeatures ? h.ToArray() : null, rows[r].Truncated);
+        }
+    }
+
+    private SafetyVerdict ToVerdict(GuardOutput output)
+    {
+        float p = output.UnsafeProbability;
+        return new SafetyVerdict
+        {
+            IsUnsafe = p > VerdictMath.DecisionThreshold,
+            UnsafeProbability = p,
+            DecidedBy = Tier,
+            WasTruncated = output.Truncated,
+            ModelName = Name,
+        };
+    }
+
+    private static (float[] Rows, int HiddenSize) LoadVerdictRows(GuardManifest manifest)
+    {
+        string path = manifest.Resolve(manifest.Verdict!.LmHeadRows!);
+        if (!File.Exists(path))
+        {
+            throw new SafeRouteException($"The lm_head rows file '{path}' named by '{manifest.FilePath}' does not exist.");
+        }
+
+        var (tensors, _) = Safetensors.Read(path);
+        if (!tensors.TryGetValue("lm_head_rows", out SafetensorsTensor? tensor))
+        {
+            throw new SafeRouteException($"The lm_head rows file '{path}' has no tensor 'lm_head_rows' (found: {string.Join(", ", tensors.Keys)}).");
+        }
+
+        if (tensor.Shape.Length != 2 || tensor.Shape[0] != 2 || tensor.Shape[1] < 1)
+        {
+            throw new SafeRouteException($"The tensor 'lm_head_rows' in '{path}' has shape [{string.Join(", ", tensor.Shape)}]; expected [2, H] (row 0: safe token, row 1: unsafe token).");
+        }
+
+        foreach (float value in tensor.Data)
+        {
+            if (!float.IsFinite(value))
+            {
+                throw new SafeRouteException($"The tensor 'lm_head_rows' in '{path}' contains non-finite values.");
+            }
+        }
+
+        return (tensor.Data, tensor.Shape[1]);
+    }
+
+    private static int? ValidateGraph(GuardManifest manifest, InferenceSession session, string onnxPath, int? hiddenSize, PromptEncoder encoder)
+    {
+        IReadOnlyDictionary<string, NodeMetadata> inputs = session.InputMetadata;
+        IReadOnlyDictionary<string, NodeMetadata> outputs = session.OutputMetadata;
+        string Names(IEnumerable<string> names) => string.Join(", ", names.Select(n => $"'{n}'"));
+
+        if (!inputs.TryGetValue(manifest.Inputs.InputIds, out NodeMetadata? idsMeta))
+        {
+            throw new SafeRouteException($"The ONNX model '{onnxPath}' has no input '{manifest.Inputs.InputIds}' (inputs: {Names(inputs.Keys)}).");
+        }
+
+        if (idsMeta.ElementDataType != TensorElementType.Int64)
+        {
+            throw new SafeRouteException($"The ONNX model '{onnxPath}': input '{manifest.Inputs.InputIds}' is {idsMeta.ElementDataType}; expected int64.");
+        }
+
+        var known = new HashSet<string>(StringComparer.Ordinal) { manifest.Inputs.InputIds };
+        if (manifest.Inputs.AttentionMask is { } maskName)
+        {
+            if (!inputs.ContainsKey(maskName))
+            {
+                throw new SafeRouteException($"The ONNX model '{onnxPath}' has no input '{maskName}' (inputs: {Names(inputs.Keys)}); batches need an attention mask. Set inputs.attentionMask to null in '{manifest.FilePath}' only if the graph takes none.");
+            }
+
+            known.Add(maskName);
+        }
+
+        if (manifest.Inputs.PositionIds is { } posName)
+        {
+            known.Add(posName);
+        }
+
+        string[] unknown = [.. inputs.Keys.Where(k => !known.Contains(k))];
+        if (unknown.Length > 0)
+        {
+            throw new SafeRouteException($"The ONNX model '{onnxPath}' has inputs SafeRoute cannot feed: {Names(unknown)}. Export the guard without past key values (Optimum task 'feature-extraction' or 'text-generation', not '-with-past').");
+        }
+
+        if (manifest.Verdict!.Source == VerdictSource.LmHeadRows)
+        {
+            if (!outputs.TryGetValue(manifest.HiddenStateOutput!, out NodeMetadata? hiddenMeta))
+            {
+                throw new SafeRouteException($"The ONNX model '{onnxPath}' has no output '{manifest.HiddenStateOutput}' (outputs: {Names(outputs.Keys)}), which '{manifest.FilePath}' names as hiddenStateOutput.");
+            }
+
+            CheckHidden(hiddenMeta);
+        }
+        else
+        {
+            if (!outputs.TryGetValue(manifest.Verdict.LogitsOutput!, out NodeMetadata? logitsMeta))
+            {
+                throw new SafeRouteException($"The ONNX model '{onnxPath}' has no output '{manifest.Verdict.LogitsOutput}' (outputs: {Names(outputs.Keys)}), which '{manifest.FilePath}' names as verdict.logitsOutput.");
+            }
+
+            int[] dims = logitsMeta.Dimensions;
+            if (dims.Length != 3)
+            {
+                throw new SafeRouteException($"The ONNX model '{onnxPath}': output '{manifest.Verdict.LogitsOutput}' has rank {dims.Length}; expected [batch, seq, vocab].");
+            }
+
+            if (dims[2] > 0 && Math.Max(manifest.Verdict.SafeTokenId, manifest.Verdict.UnsafeTokenId) >= dims[2])
+            {
+                throw new SafeRouteException($"The ONNX model '{onnxPath}': the verdict token ids ({manifest.Verdict.SafeTokenId}, {manifest.Verdict.UnsafeTokenId}) are outside its vocabulary of {dims[2]}.");
+            }
+
+            if (manifest.HiddenStateOutput is { } hiddenName && outputs.TryGetValue(hiddenName, out NodeMetadata? hiddenMeta))
+            {
+                CheckHidden(hiddenMeta);
+            }
+        }
+
+        _ = encoder;
+        return hiddenSize;
+
+        void CheckHidden(NodeMetadata meta)
+        {
+            int[] dims = meta.Dimensions;
+            if (meta.ElementDataType != TensorElementType.Float || dims.Length != 3)
+            {
+                throw new SafeRouteException($"The ONNX model '{onnxPath}': output '{manifest.HiddenStateOutput}' must be float [batch, seq, H]; it is {meta.ElementDataType} of rank {dims.Length}.");
+            }
+
+            if (dims[2] > 0)
+            {
+                if (hiddenSize is { } h && h != dims[2])
+                {
+                    throw new SafeRouteException($"The ONNX model '{onnxPath}': output '{manifest.HiddenStateOutput}' has hidden size {dims[2]}, but the manifest and lm_head rows of '{manifest.FilePath}' give {h}.");
+                }
+
+                hiddenSize = dims[2];
+            }
+        }
+    }
+}

@@ -1,0 +1,265 @@
+using Microsoft.Extensions.Options;
+using SafeRoute.Onnx;
+using SafeRoute.Routing;
+
+namespace SafeRoute;
+
+/// <summary>
+/// SafeRoute's adaptive guard: the small guard sees every input; a router reads the small guard's output and sends
+/// only the inputs it scores above the threshold to the large guard, whose verdict then decides.
+/// </summary>
+/// <remarks>
+/// Safe for concurrent use when both guards are (the shipped ones are). Do not dispose while calls are in flight.
+/// Cancellation is never a routing signal: a cancelled token throws <see cref="OperationCanceledException"/>, it does not
+/// escalate and it is not handled by the <see cref="LargeGuardFailurePolicy"/>.
+/// </remarks>
+public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposable
+{
+    private readonly OnnxSafetyGuard _small;
+    private readonly ISafetyGuard _large;
+    private readonly ISafetyRouter _router;
+    private readonly bool _ownsGuards;
+    private volatile bool _disposed;
+
+    /// <summary>Creates a routed guard.</summary>
+    /// <param name="small">The small guard; it must expose a hidden state when the router reads features.</param>
+    /// <param name="large">The large guard: an <see cref="OnnxSafetyGuard"/> or any other <see cref="ISafetyGuard"/>.</param>
+    /// <param name="router">The router.</param>
+    /// <param name="options">Threshold, failure policy and ownership; <see langword="null"/> for the defaults.</param>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The threshold is not a finite number.</exception>
+    /// <exception cref="SafeRouteException">The router reads a feature vector whose size differs from the small guard's hidden size,
+    /// or the small guard exposes no hidden state.</exception>
+    public RoutedSafetyGuard(OnnxSafetyGuard small, ISafetyGuard large, ISafetyRouter router, RoutedSafetyGuardOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(small);
+        ArgumentNullException.ThrowIfNull(large);
+        ArgumentNullException.ThrowIfNull(router);
+        options ??= new RoutedSafetyGuardOptions();
+        float threshold = options.Threshold ?? router.DefaultThreshold;
+        if (!float.IsFinite(threshold))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), threshold, "The routing threshold must be a finite number.");
+        }
+
+        if (router.FeatureSize is { } featureSize)
+        {
+            if (!small.HasFeatures)
+            {
+                throw new SafeRouteException($"The router '{router.Name}' reads the small guard's hidden state, but guard model '{small.Name}' ({small.ModelDirectory}) exposes no hidden-state output.");
+            }
+
+            if (small.HiddenSize is { } hidden && hidden != featureSize)
+            {
+                throw new SafeRouteException($"The router '{router.Name}' expects {featureSize} input features, but the small guard '{small.Name}' ({small.ModelDirectory}) has hidden size {hidden}. Train the router on this guard's features.");
+            }
+        }
+
+        _small = small;
+        _large = large;
+        _router = router;
+        _ownsGuards = options.OwnsGuards;
+        Threshold = threshold;
+        FailurePolicy = options.FailurePolicy;
+    }
+
+    /// <summary>Loads both guards and the router that <paramref name="options"/> describe and returns a routed guard
+    /// that owns them (disposing it disposes them). This is what <c>services.AddSafeRoute(...)</c> does without DI.</summary>
+    /// <param name="options">The models, router and routing policy.</param>
+    /// <returns>The routed guard.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="OptionsValidationException">The options are invalid; the message names each bad setting.</exception>
+    /// <exception cref="SafeRouteException">A model or the router could not be loaded.</exception>
+    public static RoutedSafetyGuard Create(SafeRouteOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ValidateOptionsResult validation = new DependencyInjection.SafeRouteOptionsValidator("", customLargeGuard: false).Validate(null, options);
+        if (validation.Failed)
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(SafeRouteOptions), validation.Failures);
+        }
+
+        OnnxSafetyGuard? small = null;
+        OnnxSafetyGuard? large = null;
+        try
+        {
+            small = OnnxSafetyGuard.Create(options.SmallModel.Path!, options.SmallModel, GuardTier.Small);
+            large = OnnxSafetyGuard.Create(options.LargeModel.Path!, options.LargeModel, GuardTier.Large);
+            ISafetyRouter router = RouterFactory.Create(options.Router, small);
+            return new RoutedSafetyGuard(small, large, router, new RoutedSafetyGuardOptions { Threshold = options.Threshold, FailurePolicy = options.FailurePolicy, OwnsGuards = true });
+        }
+        catch
+        {
+            small?.Dispose();
+            large?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Gets the routing threshold ε in use.</summary>
+    public float Threshold { get; }
+
+    /// <summary>Gets the policy applied when the large guard fails.</summary>
+    public LargeGuardFailurePolicy FailurePolicy { get; }
+
+    /// <summary>Gets the small guard.</summary>
+    public OnnxSafetyGuard Small => _small;
+
+    /// <summary>Gets the large guard.</summary>
+    public ISafetyGuard Large => _large;
+
+    /// <summary>Gets the router.</summary>
+    public ISafetyRouter Router => _router;
+
+    /// <inheritdoc/>
+    public async ValueTask<SafetyVerdict> EvaluateAsync(SafetyRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        IReadOnlyList<SafetyVerdict> verdicts = await EvaluateBatchAsync([request], cancellationToken).ConfigureAwait(false);
+        return verdicts[0];
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<IReadOnlyList<SafetyVerdict>> EvaluateBatchAsync(IReadOnlyList<SafetyRequest> requests, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        bool needsFeatures = _router.FeatureSize is not null;
+        GuardOutput[] smallOutputs = _small.ForwardBatch(requests, needsFeatures, cancellationToken);
+
+        var verdicts = new SafetyVerdict[requests.Count];
+        List<int>? routed = null;
+        for (int i = 0; i < smallOutputs.Length; i++)
+        {
+            GuardOutput output = smallOutputs[i];
+            float score = _router.Score(output.Features, output.SafeLogit, output.UnsafeLogit);
+            float p = output.UnsafeProbability;
+            bool route = score > Threshold || float.IsNaN(score);
+            verdicts[i] = new SafetyVerdict
+            {
+                IsUnsafe = p > VerdictMath.DecisionThreshold,
+                UnsafeProbability = p,
+                DecidedBy = GuardTier.Small,
+                RouterScore = score,
+                Routed = route,
+                WasTruncated = output.Truncated,
+                ModelName = _small.Name,
+            };
+            if (route)
+            {
+                (routed ??= []).Add(i);
+            }
+        }
+
+        if (routed is null)
+        {
+            return verdicts;
+        }
+
+        var largeRequests = new SafetyRequest[routed.Count];
+        for (int k = 0; k < routed.Count; k++)
+        {
+            largeRequests[k] = requests[routed[k]];
+        }
+
+        IReadOnlyList<SafetyVerdict>? largeVerdicts;
+        Exception? failure = null;
+        try
+        {
+            largeVerdicts = largeRequests.Length == 1
+                ? [await _large.EvaluateAsync(largeRequests[0], cancellationToken).ConfigureAwait(false)]
+                : await _large.EvaluateBatchAsync(largeRequests, cancellationToken).ConfigureAwait(false);
+            if (largeVerdicts is null || largeVerdicts.Count != largeRequests.Length)
+            {
+                throw new SafeRouteException($"The large guard returned {largeVerdicts?.Count ?? 0} verdicts for {largeRequests.Length} requests.");
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex) when (FailurePolicy != LargeGuardFailurePolicy.Throw)
+        {
+            largeVerdicts = null;
+            failure = ex;
+        }
+
+        for (int k = 0; k < routed.Count; k++)
+        {
+            int i = routed[k];
+            SafetyVerdict small = verdicts[i];
+            if (failure is null)
+            {
+                SafetyVerdict large = largeVerdicts![k] ?? throw new SafeRouteException("The large guard returned a null verdict.");
+                verdicts[i] = large with
+                {
+                    DecidedBy = GuardTier.Large,
+                    RouterScore = small.RouterScore,
+                    Routed = true,
+                    WasTruncated = large.WasTruncated || small.WasTruncated,
+                    SmallVerdict = small,
+                };
+            }
+            else if (FailurePolicy == LargeGuardFailurePolicy.FallBackToSmall)
+            {
+                verdicts[i] = small with { IsDegraded = true, SmallVerdict = small };
+            }
+            else
+            {
+                verdicts[i] = small with
+                {
+                    IsUnsafe = true,
+                    UnsafeProbability = 1f,
+                    DecidedBy = GuardTier.Large,
+                    IsDegraded = true,
+                    ModelName = null,
+                    SmallVerdict = small,
+                };
+            }
+        }
+
+        return verdicts;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_ownsGuards)
+        {
+            _small.Dispose();
+            (_large as IDisposable)?.Dispose();
+            (_router as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_ownsGuards)
+        {
+            _small.Dispose();
+            if (_large is IAsyncDisposable asyncLarge)
+            {
+                await asyncLarge.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                (_large as IDisposable)?.Dispose();
+            }
+
+            (_router as IDisposable)?.Dispose();
+        }
+    }
+}

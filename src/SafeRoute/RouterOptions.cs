@@ -1,0 +1,25 @@
+namespace SafeRoute;
+
+/// <summary>Router settings for <see cref="SafeRouteOptions"/>.</summary>
+public sealed class RouterOptions
+{
+    /// <summary>Gets or sets the kind of router.</summary>
+    /// <value>The default is <see cref="RouterKind.Mlp"/>, which needs <see cref="Path"/>.</value>
+    public RouterKind Kind { get; set; } = RouterKind.Mlp;
+
+    /// <summary>Gets or sets the trained router's safetensors file (reference tensor names, see the README).</summary>
+    /// <value>The default is <see langword="null"/>; required for <see cref="RouterKind.Mlp"/>.</value>
+    public string? Path { get; set; }
+
+    /// <summary>Gets or sets the temperature τ for <see cref="RouterKind.TemperatureScaling"/>.</summary>
+    /// <value>The default is <see langword="null"/>; required for that kind.</value>
+    public float? Temperature { get; set; }
+
+    /// <summary>Gets or sets the mean p(unsafe) of a training set for <see cref="RouterKind.BatchCalibration"/>.</summary>
+    /// <value>The default is <see langword="null"/>; required for that kind.</value>
+    public float? MeanUnsafeProbability { get; set; }
+
+    /// <summary>Gets or sets the small guard's p(unsafe) for the content-free input, for <see cref="RouterKind.ContextualCalibration"/>.</summary>
+    /// <value>The default is <see langword="null"/>: measured with the small guard at startup.</value>
+    public float? ContentFreeUnsafeProbability { get; set; }
+}

@@ -1,0 +1,30 @@
+namespace SafeRoute.Routing;
+
+/// <summary>Builds the router that <see cref="RouterOptions"/> describes.</summary>
+internal static class RouterFactory
+{
+    /// <summary>The content-free input of contextual calibration (method doc §3).</summary>
+    public const string ContentFreeInput = " ";
+
+    public static ISafetyRouter Create(RouterOptions options, OnnxSafetyGuard small)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(small);
+        return options.Kind switch
+        {
+            RouterKind.Mlp => MlpRouter.Load(options.Path ?? throw new SafeRouteException("Router:Path is required for an Mlp router.")),
+            RouterKind.Entropy => new EntropyRouter(),
+            RouterKind.TemperatureScaling => new TemperatureScalingRouter(options.Temperature ?? throw new SafeRouteException("Router:Temperature is required for a TemperatureScaling router.")),
+            RouterKind.BatchCalibration => new BatchCalibrationRouter(options.MeanUnsafeProbability ?? throw new SafeRouteException("Router:MeanUnsafeProbability is required for a BatchCalibration router.")),
+            RouterKind.ContextualCalibration => new ContextualCalibrationRouter(options.ContentFreeUnsafeProbability ?? MeasureContentFree(small)),
+            _ => throw new SafeRouteException($"Unknown router kind {options.Kind}."),
+        };
+    }
+
+    /// <summary>Runs the small guard on the content-free input and returns its p(unsafe), clamped into (0, 1).</summary>
+    public static float MeasureContentFree(OnnxSafetyGuard small)
+    {
+        float p = small.ForwardRaw(ContentFreeInput, null, CancellationToken.None).UnsafeProbability;
+        return Math.Clamp(p, 1e-6f, 1f - 1e-6f);
+    }
+}
