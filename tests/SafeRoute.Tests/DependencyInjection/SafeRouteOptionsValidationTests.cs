@@ -1,0 +1,70 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace SafeRoute.Tests.DependencyInjection;
+
+[TestFixture]
+public sealed class SafeRouteOptionsValidationTests
+{
+    [Test]
+    public void AddSafeRoute_ArgValidation()
+    {
+        var services = new ServiceCollection();
+        Assert.Throws<ArgumentNullException>(() => services.AddSafeRoute((Action<SafeRouteOptions>)null!));
+        Assert.Throws<ArgumentNullException>(() => services.AddSafeRoute((IConfiguration)null!));
+        Assert.Throws<ArgumentNullException>(() => ((IServiceCollection)null!).AddSafeRoute(_ => { }));
+        Assert.Throws<ArgumentNullException>(() => services.AddSafeRoute(_ => { }, null!));
+    }
+
+    [Test]
+    public void StartupValidation_MissingSettings_NameEachSettingByConfigurationPath()
+    {
+        IConfiguration configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["SafeRoute:SmallModel:Path"] = "/definitely/not/here",
+                ["SafeRoute:SmallModel:MaxBatchSize"] = "0",
+                ["SafeRoute:Router:Kind"] = "TemperatureScaling",
+            })
+            .Build();
+        var services = new ServiceCollection();
+        services.AddSafeRoute(configuration.GetSection("SafeRoute"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        string message = ex!.Message;
+        Assert.That(message, Does.Contain("SafeRoute:SmallModel:Path").And.Contain("/definitely/not/here"));
+        Assert.That(message, Does.Contain("SafeRoute:SmallModel:MaxBatchSize"));
+        Assert.That(message, Does.Contain("SafeRoute:LargeModel:Path"));
+        Assert.That(message, Does.Contain("SafeRoute:Router:Temperature"));
+    }
+
+    [Test]
+    public void StartupValidation_MlpWithoutPath_SuggestsEntropy()
+    {
+        var services = new ServiceCollection();
+        services.AddSafeRoute(o => { });
+        using ServiceProvider provider = services.BuildServiceProvider();
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.That(ex!.Message, Does.Contain("Router:Path").And.Contain("Entropy"));
+    }
+
+    [Test]
+    public void StartupValidation_CustomLargeGuard_DoesNotRequireLargeModel()
+    {
+        var services = new ServiceCollection();
+        services.AddSafeRoute(o => o.Router.Kind = RouterKind.Entropy, _ => throw new InvalidOperationException("not resolved during validation"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.That(ex!.Message, Does.Contain("SmallModel:Path"));
+        Assert.That(ex.Message, Does.Not.Contain("LargeModel"));
+    }
+
+    [Test]
+    public void RoutedSafetyGuardCreate_InvalidOptions_ThrowsBeforeLoading()
+    {
+        var ex = Assert.Throws<OptionsValidationException>(() => RoutedSafetyGuard.Create(new SafeRouteOptions { Threshold = float.NaN }));
+        Assert.That(ex!.Message, Does.Contain("Threshold").And.Contain("SmallModel:Path"));
+    }
+}
