@@ -35,6 +35,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     private readonly int _logitsOutputIndex;
     private readonly int _maxBatchSize;
     private int? _hiddenSize;
+    private long _runCount;
     private volatile bool _disposed;
 
     private OnnxSafetyGuard(GuardManifest manifest, PromptEncoder encoder, InferenceSession session, float[]? verdictRows, int? hiddenSize, GuardTier tier, GuardModelOptions options, ExecutionProvider provider)
@@ -93,6 +94,9 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     public int MaxSequenceLength => _encoder.MaxSequenceLength;
 
     internal bool HasFeatures => _hiddenOutputIndex >= 0;
+
+    /// <summary>How many ONNX Runtime runs this guard has started (diagnostics and tests).</summary>
+    internal long RunCount => Interlocked.Read(ref _runCount);
 
     internal PromptEncoder Encoder => _encoder;
 
@@ -315,11 +319,16 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             {
                 try
                 {
+                    Interlocked.Increment(ref _runCount);
                     outputs = _session.Run(runOptions, inputNames, inputValues, _outputNames);
+                }
+                catch (OnnxRuntimeException ex) when (cancellationToken.IsCancellationRequested)
+                {
+                    // RunOptions.Terminate stopped the run in flight.
+                    throw new OperationCanceledException($"The run of guard model '{Name}' was cancelled.", ex, cancellationToken);
                 }
                 catch (OnnxRuntimeException ex)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
                     throw new SafeRouteException($"Guard model '{Name}' failed to run: {ex.Message}", ex);
                 }
             }

@@ -1,0 +1,239 @@
+using SafeRoute.Routing;
+using SafeRoute.Tests.TestModels;
+
+namespace SafeRoute.Tests.Guards;
+
+[TestFixture]
+public sealed class RoutedSafetyGuardTests
+{
+    private TempFolder _temp = null!;
+    private TestGuard _smallModel = null!;
+    private TestGuard _largeModel = null!;
+    private OnnxSafetyGuard _small = null!;
+    private OnnxSafetyGuard _large = null!;
+
+    [OneTimeSetUp]
+    public void OneTimeSetUp()
+    {
+        _temp = new TempFolder("saferoute-routed");
+        _smallModel = TestGuardFactory.Create(_temp.Sub("small"), TestGuardOptions.Small);
+        _largeModel = TestGuardFactory.Create(_temp.Sub("large"), TestGuardOptions.Large);
+        _small = OnnxSafetyGuard.Create(_smallModel.Directory);
+        _large = OnnxSafetyGuard.Create(_largeModel.Directory, tier: GuardTier.Large);
+    }
+
+    [OneTimeTearDown]
+    public void OneTimeTearDown()
+    {
+        _small.Dispose();
+        _large.Dispose();
+        _temp.Dispose();
+    }
+
+    private static string Trigger => TestGuard.TriggerWords[0];
+
+    private static string Benign => TestGuard.BenignWords[0];
+
+    private static string Borderline => TestGuard.BorderlineWords[0];
+
+    [Test]
+    public void Ctor_ArgValidation()
+    {
+        Assert.Throws<ArgumentNullException>(() => _ = new RoutedSafetyGuard(null!, _large, new EntropyRouter()));
+        Assert.Throws<ArgumentNullException>(() => _ = new RoutedSafetyGuard(_small, null!, new EntropyRouter()));
+        Assert.Throws<ArgumentNullException>(() => _ = new RoutedSafetyGuard(_small, _large, null!));
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new RoutedSafetyGuard(_small, _large, new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = float.NaN }));
+    }
+
+    [Test]
+    public async Task Entropy_ConfidentInputs_StayWithSmall_UncertainOnesGoToLarge()
+    {
+        var guard = new RoutedSafetyGuard(_small, _large, new EntropyRouter());
+        SafetyVerdict benign = await guard.EvaluateAsync(new SafetyRequest($"about {Benign}"));
+        SafetyVerdict trigger = await guard.EvaluateAsync(new SafetyRequest($"about {Trigger}"));
+        Assert.That(benign.DecidedBy, Is.EqualTo(GuardTier.Small));
+        Assert.That(benign.Routed, Is.False);
+        Assert.That(benign.RouterScore, Is.LessThan(0.5f));
+        Assert.That(trigger.DecidedBy, Is.EqualTo(GuardTier.Small));
+        Assert.That(trigger.IsUnsafe, Is.True);
+
+        var borderlineRequest = new SafetyRequest($"about {Borderline}");
+        SafetyVerdict borderline = await guard.EvaluateAsync(borderlineRequest);
+        SafetyVerdict largeAlone = await _large.EvaluateAsync(borderlineRequest);
+        Assert.That(borderline.Routed, Is.True);
+        Assert.That(borderline.RouterScore, Is.GreaterThan(0.5f));
+        Assert.That(borderline.DecidedBy, Is.EqualTo(GuardTier.Large));
+        Assert.That(borderline.UnsafeProbability, Is.EqualTo(largeAlone.UnsafeProbability));
+        Assert.That(borderline.IsUnsafe, Is.EqualTo(TestGuard.BorderlineIsUnsafe[Borderline]), "the large guard knows the borderline word's true label");
+        Assert.That(borderline.SmallVerdict, Is.Not.Null);
+        Assert.That(borderline.SmallVerdict!.DecidedBy, Is.EqualTo(GuardTier.Small));
+    }
+
+    [Test]
+    public async Task Threshold_ControlsRouting()
+    {
+        var never = new RoutedSafetyGuard(_small, _large, new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = 1.5f });
+        var always = new RoutedSafetyGuard(_small, _large, new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = -1f });
+        var request = new SafetyRequest($"about {Borderline}");
+        Assert.That((await never.EvaluateAsync(request)).DecidedBy, Is.EqualTo(GuardTier.Small));
+        Assert.That((await always.EvaluateAsync(new SafetyRequest(Benign))).DecidedBy, Is.EqualTo(GuardTier.Large));
+        Assert.That(never.Threshold, Is.EqualTo(1.5f));
+        Assert.That(new RoutedSafetyGuard(_small, _large, new EntropyRouter()).Threshold, Is.EqualTo(0.5f));
+    }
+
+    [Test]
+    public async Task Batch_OneSmallRun_OneLargeRunOfRoutedRowsOnly_SameAsSingleCalls()
+    {
+        var guard = new RoutedSafetyGuard(_small, _large, new EntropyRouter());
+        SafetyRequest[] requests =
+        [
+            new($"about {Benign}"),
+            new($"about {Borderline}"),
+            new($"about {Trigger}"),
+            new($"more {TestGuard.BorderlineWords[^1]}", "fine"),
+        ];
+        var singles = new List<SafetyVerdict>();
+        foreach (SafetyRequest r in requests)
+        {
+            singles.Add(await guard.EvaluateAsync(r));
+        }
+
+        long smallRuns = _small.RunCount, largeRuns = _large.RunCount;
+        IReadOnlyList<SafetyVerdict> batch = await guard.EvaluateBatchAsync(requests);
+        Assert.That(_small.RunCount - smallRuns, Is.EqualTo(1));
+        Assert.That(_large.RunCount - largeRuns, Is.EqualTo(1));
+        for (int i = 0; i < requests.Length; i++)
+        {
+            Assert.That(batch[i].DecidedBy, Is.EqualTo(singles[i].DecidedBy), $"row {i}");
+            Assert.That(batch[i].UnsafeProbability, Is.EqualTo(singles[i].UnsafeProbability).Within(1e-5), $"row {i}");
+            Assert.That(batch[i].RouterScore!.Value, Is.EqualTo(singles[i].RouterScore!.Value).Within(1e-5), $"row {i}");
+        }
+
+        Assert.That(batch.Count(v => v.Routed), Is.InRange(1, 3));
+    }
+
+    [Test]
+    public async Task NothingRouted_LargeNeverRuns()
+    {
+        var guard = new RoutedSafetyGuard(_small, _large, new EntropyRouter());
+        long largeRuns = _large.RunCount;
+        _ = await guard.EvaluateBatchAsync([new SafetyRequest(Benign), new SafetyRequest(Trigger)]);
+        Assert.That(_large.RunCount, Is.EqualTo(largeRuns));
+    }
+
+    [Test]
+    public async Task MlpRouter_ReadsSmallGuardFeatures()
+    {
+        string path = RouterFiles.Write(_temp.Sub("router.safetensors"), _smallModel.HiddenSize, threshold: 0.42f);
+        var router = MlpRouter.Load(path);
+        var guard = new RoutedSafetyGuard(_small, _large, router);
+        Assert.That(guard.Threshold, Is.EqualTo(0.42f), "threshold from the router file");
+
+        var request = new SafetyRequest($"{Benign} and {Borderline}");
+        var output = _small.ForwardBatch([request], wantFeatures: true, CancellationToken.None)[0];
+        float expected = router.Score(output.Features, output.SafeLogit, output.UnsafeLogit);
+        SafetyVerdict verdict = await guard.EvaluateAsync(request);
+        Assert.That(verdict.RouterScore, Is.EqualTo(expected).Within(1e-6));
+        Assert.That(verdict.Routed, Is.EqualTo(expected > 0.42f));
+    }
+
+    [Test]
+    public void MlpRouter_SizeMismatch_FailsAtConstructionNamingSizes()
+    {
+        string path = RouterFiles.Write(_temp.Sub("router-wrong.safetensors"), _smallModel.HiddenSize + 3);
+        var router = MlpRouter.Load(path);
+        var ex = Assert.Throws<SafeRouteException>(() => _ = new RoutedSafetyGuard(_small, _large, router));
+        Assert.That(ex!.Message, Does.Contain((_smallModel.HiddenSize + 3).ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .And.Contain(_smallModel.HiddenSize.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .And.Contain(_smallModel.Options.Name));
+    }
+
+    [Test]
+    public async Task FailurePolicy_FailClosed_IsUnsafeAndDegraded()
+    {
+        var large = new FailingGuard(new InvalidOperationException("server down"));
+        var guard = new RoutedSafetyGuard(_small, large, new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = -1f });
+        SafetyVerdict verdict = await guard.EvaluateAsync(new SafetyRequest(Benign));
+        Assert.That(large.Calls, Is.EqualTo(1));
+        Assert.That(verdict.IsUnsafe, Is.True);
+        Assert.That(verdict.UnsafeProbability, Is.EqualTo(1f));
+        Assert.That(verdict.IsDegraded, Is.True);
+        Assert.That(verdict.DecidedBy, Is.EqualTo(GuardTier.Large));
+        Assert.That(verdict.SmallVerdict!.IsUnsafe, Is.False);
+    }
+
+    [Test]
+    public async Task FailurePolicy_FallBackToSmall_ReturnsSmallVerdictDegraded()
+    {
+        var large = new FailingGuard(new InvalidOperationException("server down"));
+        var guard = new RoutedSafetyGuard(_small, large, new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = -1f, FailurePolicy = LargeGuardFailurePolicy.FallBackToSmall });
+        IReadOnlyList<SafetyVerdict> verdicts = await guard.EvaluateBatchAsync([new SafetyRequest(Benign), new SafetyRequest(Trigger)]);
+        Assert.That(verdicts[0].IsUnsafe, Is.False);
+        Assert.That(verdicts[1].IsUnsafe, Is.True);
+        Assert.That(verdicts.All(v => v.IsDegraded && v.DecidedBy == GuardTier.Small), Is.True);
+    }
+
+    [Test]
+    public void FailurePolicy_Throw_Rethrows()
+    {
+        var large = new FailingGuard(new InvalidOperationException("server down"));
+        var guard = new RoutedSafetyGuard(_small, large, new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = -1f, FailurePolicy = LargeGuardFailurePolicy.Throw });
+        var ex = Assert.ThrowsAsync<InvalidOperationException>(async () => await guard.EvaluateAsync(new SafetyRequest(Benign)));
+        Assert.That(ex!.Message, Is.EqualTo("server down"));
+    }
+
+    [Test]
+    public async Task LargeGuardOwnTimeout_IsAFailure_NotACancellation()
+    {
+        var large = new FailingGuard(new TaskCanceledException("HTTP timeout"));
+        var guard = new RoutedSafetyGuard(_small, large, new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = -1f });
+        SafetyVerdict verdict = await guard.EvaluateAsync(new SafetyRequest(Benign));
+        Assert.That(verdict.IsDegraded, Is.True);
+        Assert.That(verdict.IsUnsafe, Is.True);
+    }
+
+    [Test]
+    public void CallerCancellation_IsNeverARoutingSignalOrFailure()
+    {
+        var guard = new RoutedSafetyGuard(_small, new HangingGuard(), new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = -1f });
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        Assert.That(async () => await guard.EvaluateAsync(new SafetyRequest(Benign), cts.Token), Throws.InstanceOf<OperationCanceledException>());
+    }
+
+    [Test]
+    public async Task Dispose_OwnsGuards_DisposesTiers_OtherwiseLeavesThemOpen()
+    {
+        var small = OnnxSafetyGuard.Create(_smallModel.Directory);
+        var large = OnnxSafetyGuard.Create(_largeModel.Directory, tier: GuardTier.Large);
+        var notOwning = new RoutedSafetyGuard(small, large, new EntropyRouter());
+        notOwning.Dispose();
+        Assert.ThrowsAsync<ObjectDisposedException>(async () => await notOwning.EvaluateAsync(new SafetyRequest(Benign)));
+        _ = await small.EvaluateAsync(new SafetyRequest(Benign));
+
+        var owning = new RoutedSafetyGuard(small, large, new EntropyRouter(), new RoutedSafetyGuardOptions { OwnsGuards = true });
+        await owning.DisposeAsync();
+        owning.Dispose();
+        Assert.ThrowsAsync<ObjectDisposedException>(async () => await small.EvaluateAsync(new SafetyRequest(Benign)));
+        Assert.ThrowsAsync<ObjectDisposedException>(async () => await large.EvaluateAsync(new SafetyRequest(Benign)));
+    }
+
+    [Test]
+    public async Task ParallelCallers_GetSameVerdictsAsSequential()
+    {
+        var guard = new RoutedSafetyGuard(_small, _large, new EntropyRouter());
+        SafetyRequest[] requests = [.. Enumerable.Range(0, 32).Select(i => new SafetyRequest($"{TestGuard.BorderlineWords[i % TestGuard.BorderlineWords.Count]} {(i % 2 == 0 ? Benign : Trigger)} {i}"))];
+        var sequential = new List<(GuardTier, float)>();
+        foreach (SafetyRequest r in requests)
+        {
+            SafetyVerdict v = await guard.EvaluateAsync(r);
+            sequential.Add((v.DecidedBy, v.UnsafeProbability));
+        }
+
+        var parallel = await Task.WhenAll(requests.Select(r => Task.Run(async () =>
+        {
+            SafetyVerdict v = await guard.EvaluateAsync(r);
+            return (v.DecidedBy, v.UnsafeProbability);
+        })));
+        Assert.That(parallel, Is.EqualTo(sequential));
+    }
+}

@@ -1,0 +1,35 @@
+namespace SafeRoute.Tests.Guards;
+
+/// <summary>A large tier that always fails (a user-supplied ISafetyGuard, as a remote guard would be).</summary>
+internal sealed class FailingGuard(Exception error) : ISafetyGuard
+{
+    public int Calls;
+
+    public ValueTask<SafetyVerdict> EvaluateAsync(SafetyRequest request, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref Calls);
+        throw error;
+    }
+
+    public ValueTask<IReadOnlyList<SafetyVerdict>> EvaluateBatchAsync(IReadOnlyList<SafetyRequest> requests, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref Calls);
+        throw error;
+    }
+}
+
+/// <summary>A large tier that waits until the caller's token is cancelled.</summary>
+internal sealed class HangingGuard : ISafetyGuard
+{
+    public async ValueTask<SafetyVerdict> EvaluateAsync(SafetyRequest request, CancellationToken cancellationToken = default)
+    {
+        await Task.Delay(Timeout.Infinite, cancellationToken);
+        throw new InvalidOperationException("unreachable");
+    }
+
+    public async ValueTask<IReadOnlyList<SafetyVerdict>> EvaluateBatchAsync(IReadOnlyList<SafetyRequest> requests, CancellationToken cancellationToken = default)
+    {
+        await Task.Delay(Timeout.Infinite, cancellationToken);
+        throw new InvalidOperationException("unreachable");
+    }
+}
