@@ -332,6 +332,21 @@ internal sealed class TinyGuardModelTests
     }
 
     [Test]
+    public void Corpus_LargeAlwaysRight_SmallWrongExactlyOnUnsafeBorderline()
+    {
+        IReadOnlyList<TestGuardExample> examples = TestGuardCorpus.Examples();
+        Assert.That(examples, Has.Count.EqualTo(TestGuardCorpus.Frames.Count * 18));
+        foreach (TestGuardExample example in examples)
+        {
+            bool small = _small.Reference.UnsafeProbability(PromptIds(_small, example.Prompt)) > 0.5;
+            bool large = _large.Reference.UnsafeProbability(PromptIds(_large, example.Prompt)) > 0.5;
+            Assert.That(large, Is.EqualTo(example.IsUnsafe), example.Prompt);
+            bool hard = large == example.IsUnsafe && small != example.IsUnsafe;
+            Assert.That(hard, Is.EqualTo(example.IsBorderline && example.IsUnsafe), example.Prompt);
+        }
+    }
+
+    [Test]
     public void BorderlineDimension_MarksBorderlineWords_InTheSmallGuardsHiddenState()
     {
         // h[1] is the router's cue: it is clearly positive iff a borderline word is present.
@@ -373,7 +388,8 @@ internal sealed class TinyGuardModelTests
         using var runOptions = new RunOptions();
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
         using CancellationTokenRegistration registration = cts.Token.Register(() => runOptions.Terminate = true);
-        Assert.Throws<OnnxRuntimeException>(() => GuardSessionRunner.Run(slowSession, batch, runOptions));
+        OnnxRuntimeException? ex = Assert.Throws<OnnxRuntimeException>(() => GuardSessionRunner.Run(slowSession, batch, runOptions));
+        Assert.That(ex!.Message, Does.Contain("terminate").IgnoreCase);
     }
 }
 
