@@ -26,7 +26,9 @@ internal sealed class GuardManifest
     [JsonPropertyName("inputs")] public InputsManifest Inputs { get; set; } = new();
 
     /// <summary>Graph output with the final hidden states [batch, seq, H]; null when the graph has none (logits-only guards cannot feed a feature router).</summary>
-    [JsonPropertyName("hiddenStateOutput")] public string? HiddenStateOutput { get; set; } = "last_hidden_state";
+    [JsonPropertyName("hiddenStateOutput")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public string? HiddenStateOutput { get; set; } = "last_hidden_state";
 
     /// <summary>Optional; when given it must match the graph and the lm_head rows.</summary>
     [JsonPropertyName("hiddenSize")] public int? HiddenSize { get; set; }

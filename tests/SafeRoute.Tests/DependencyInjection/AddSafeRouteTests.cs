@@ -11,14 +11,14 @@ namespace SafeRoute.Tests.DependencyInjection;
 [TestFixture]
 public sealed class AddSafeRouteTests
 {
-    private TempFolder _temp = null!;
+    private TempDirectory _temp = null!;
     private TestGuard _small = null!;
     private TestGuard _large = null!;
 
     [OneTimeSetUp]
     public void OneTimeSetUp()
     {
-        _temp = new TempFolder("saferoute-di");
+        _temp = new TempDirectory("saferoute-di");
         _small = TestGuardFactory.Create(_temp.Sub("small"), TestGuardOptions.Small);
         _large = TestGuardFactory.Create(_temp.Sub("large"), TestGuardOptions.Large);
     }

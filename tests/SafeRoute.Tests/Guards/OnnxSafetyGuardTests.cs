@@ -6,7 +6,7 @@ namespace SafeRoute.Tests.Guards;
 [TestFixture]
 public sealed class OnnxSafetyGuardTests
 {
-    private TempFolder _temp = null!;
+    private TempDirectory _temp = null!;
     private TestGuard _small = null!;
     private TestGuard _logits = null!;
     private OnnxSafetyGuard _guard = null!;
@@ -14,7 +14,7 @@ public sealed class OnnxSafetyGuardTests
     [OneTimeSetUp]
     public void OneTimeSetUp()
     {
-        _temp = new TempFolder("saferoute-guard");
+        _temp = new TempDirectory("saferoute-guard");
         _small = TestGuardFactory.Create(_temp.Sub("small"), TestGuardOptions.Small);
         _logits = TestGuardFactory.Create(_temp.Sub("logits"), TestGuardOptions.Small with { VerdictOutputs = TestVerdictOutputs.LogitsAndHidden });
         _guard = OnnxSafetyGuard.Create(_small.Directory);
@@ -258,7 +258,7 @@ public sealed class OnnxSafetyGuardTests
     [Test]
     public void Cancellation_StopsARunInFlight()
     {
-        using var temp = new TempFolder("saferoute-slow");
+        using var temp = new TempDirectory("saferoute-slow");
         TestGuard slow = TestGuardFactory.Create(temp.Sub("slow"), TestGuardOptions.Small with { Slow = true });
         using var guard = OnnxSafetyGuard.Create(slow.Directory);
         using var cts = new CancellationTokenSource();
@@ -271,7 +271,7 @@ public sealed class OnnxSafetyGuardTests
     [Test]
     public void Create_CorruptOnnx_NamesFile()
     {
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         TestGuard bad = TestGuardFactory.Create(temp.Sub("bad"), TestGuardOptions.Small with { Fault = TestGuardFault.CorruptOnnx });
         var ex = Assert.Throws<SafeRouteException>(() => OnnxSafetyGuard.Create(bad.Directory));
         Assert.That(ex!.Message, Does.Contain(bad.OnnxPath).And.Contain("could not be loaded"));
@@ -280,7 +280,7 @@ public sealed class OnnxSafetyGuardTests
     [Test]
     public void Create_MissingOnnxFile_NamesFile()
     {
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         TestGuard bad = TestGuardFactory.Create(temp.Sub("bad"), TestGuardOptions.Small);
         File.Delete(bad.OnnxPath);
         var ex = Assert.Throws<SafeRouteException>(() => OnnxSafetyGuard.Create(bad.Directory));
@@ -290,7 +290,7 @@ public sealed class OnnxSafetyGuardTests
     [Test]
     public void Create_MissingRowsFile_NamesFile()
     {
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         TestGuard bad = TestGuardFactory.Create(temp.Sub("bad"), TestGuardOptions.Small);
         File.Delete(bad.RowsPath);
         var ex = Assert.Throws<SafeRouteException>(() => OnnxSafetyGuard.Create(bad.Directory));
@@ -300,7 +300,7 @@ public sealed class OnnxSafetyGuardTests
     [Test]
     public void Create_CorruptRowsFile_NamesFile()
     {
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         TestGuard bad = TestGuardFactory.Create(temp.Sub("bad"), TestGuardOptions.Small);
         File.WriteAllBytes(bad.RowsPath, [1, 2, 3]);
         var ex = Assert.Throws<SafeRouteException>(() => OnnxSafetyGuard.Create(bad.Directory));
@@ -310,7 +310,7 @@ public sealed class OnnxSafetyGuardTests
     [Test]
     public void Create_MissingHiddenStateOutput_NamesOutput()
     {
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         TestGuard bad = TestGuardFactory.Create(temp.Sub("bad"), TestGuardOptions.Small with { Fault = TestGuardFault.MissingHiddenStateOutput });
         var ex = Assert.Throws<SafeRouteException>(() => OnnxSafetyGuard.Create(bad.Directory));
         Assert.That(ex!.Message, Does.Contain("last_hidden_state").And.Contain(bad.OnnxPath));
@@ -320,7 +320,7 @@ public sealed class OnnxSafetyGuardTests
     [TestCase(TestGuardFault.ManifestHiddenSizeMismatch)]
     public void Create_HiddenSizeMismatch_NamesSizes(TestGuardFault fault)
     {
-        using var temp = new TempFolder();
+        using var temp = new TempDirectory();
         TestGuard bad = TestGuardFactory.Create(temp.Sub("bad"), TestGuardOptions.Small with { Fault = fault });
         var ex = Assert.Throws<SafeRouteException>(() => OnnxSafetyGuard.Create(bad.Directory));
         Assert.That(ex!.Message, Does.Contain("hidden").IgnoreCase.And.Contain(bad.HiddenSize.ToString(System.Globalization.CultureInfo.InvariantCulture)));

@@ -6,7 +6,7 @@ namespace SafeRoute.Tests.Guards;
 [TestFixture]
 public sealed class RoutedSafetyGuardTests
 {
-    private TempFolder _temp = null!;
+    private TempDirectory _temp = null!;
     private TestGuard _smallModel = null!;
     private TestGuard _largeModel = null!;
     private OnnxSafetyGuard _small = null!;
@@ -15,7 +15,7 @@ public sealed class RoutedSafetyGuardTests
     [OneTimeSetUp]
     public void OneTimeSetUp()
     {
-        _temp = new TempFolder("saferoute-routed");
+        _temp = new TempDirectory("saferoute-routed");
         _smallModel = TestGuardFactory.Create(_temp.Sub("small"), TestGuardOptions.Small);
         _largeModel = TestGuardFactory.Create(_temp.Sub("large"), TestGuardOptions.Large);
         _small = OnnxSafetyGuard.Create(_smallModel.Directory);

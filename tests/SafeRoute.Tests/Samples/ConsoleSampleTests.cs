@@ -10,7 +10,7 @@ public sealed class ConsoleSampleTests
     [Test]
     public async Task RunAsync_ResolvesGuardFromDiAndClassifiesArguments()
     {
-        using var temp = new TempFolder("saferoute-sample");
+        using var temp = new TempDirectory("saferoute-sample");
         TestGuard small = TestGuardFactory.Create(temp.Sub("small"), TestGuardOptions.Small);
         TestGuard large = TestGuardFactory.Create(temp.Sub("large"), TestGuardOptions.Large);
         using var output = new StringWriter();
@@ -30,7 +30,7 @@ public sealed class ConsoleSampleTests
     [Test]
     public async Task RunAsync_ReadsStdinLines_WhenNoTextArguments()
     {
-        using var temp = new TempFolder("saferoute-sample");
+        using var temp = new TempDirectory("saferoute-sample");
         TestGuard small = TestGuardFactory.Create(temp.Sub("small"), TestGuardOptions.Small);
         TestGuard large = TestGuardFactory.Create(temp.Sub("large"), TestGuardOptions.Large);
         using var output = new StringWriter();
