@@ -292,13 +292,13 @@ public sealed class MlpRouter : ISafetyRouter
         float eps = ReadMetadata(metadata, "layer_norm_eps", source) ?? MlpRouterWeights.DefaultLayerNormEps;
         if (!(eps > 0))
         {
-            throw Invalid(source, $"metadata 'layer_norm_eps' is {metadata["layer_norm_eps"]}; it must be a positive finite number");
+            throw Invalid(source, $"metadata 'layer_norm_eps' is {eps.ToString("R", CultureInfo.InvariantCulture)}; it must be a positive finite number");
         }
 
         float? threshold = ReadMetadata(metadata, "threshold", source);
         if (threshold is float t && !(t >= 0 && t <= 1))
         {
-            throw Invalid(source, $"metadata 'threshold' is {metadata["threshold"]}; it must be in [0, 1]");
+            throw Invalid(source, $"metadata 'threshold' is {t.ToString("R", CultureInfo.InvariantCulture)}; it must be in [0, 1]");
         }
 
         BayesLinearWeights layer1 = ReadLinear(tensors, "cls.0", source, null, null);

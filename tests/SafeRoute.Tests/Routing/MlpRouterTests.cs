@@ -42,12 +42,12 @@ public sealed class MlpRouterTests
         m.Be1[1] = 0.2f;
         float[] w2 = [1, 0, 0.5f, -1];  // rows [1, 0] and [0.5, -1]
         w2.CopyTo(m.W2, 0);
-        m.B2[0] = 0.3f;
+        m.B2[0] = -1f;
         m.B2[1] = 0;
         m.G2[0] = 1;
         m.G2[1] = 1;
         m.Be2[0] = 0;
-        m.Be2[1] = 1.5f;
+        m.Be2[1] = 0.5f;
         m.W3[0] = 1;
         m.W3[1] = -2;
         m.B3[0] = 0.25f;
@@ -74,32 +74,36 @@ public sealed class MlpRouterTests
         // x = [1, 2, 3], LayerNorm ε = 1e-5 (PyTorch default).
         // Layer 1: W1·x + b1 = [1 + 0.5, 3 − 0.5] = [1.5, 2.5].
         // LN1: mean 2, deviations [−0.5, 0.5], biased variance 0.25;
-        //      n = ±0.5 / √(0.25 + 1e-5) = ±0.99998000059998;
+        //      n = ±0.5 / √(0.25 + 1e-5) = ±0.99998000060;
         //      γ·n + β = [2·(−0.99998000060) + 0.1, 0.99998000060 + 0.2] = [−1.89996000120, 1.19998000060];
-        //      ReLU → h1 = [0, 1.19998000060].
-        // Layer 2: [1·0 + 0·h + 0.3, 0.5·0 − 1·1.19998000060 + 0] = [0.3, −1.19998000060].
-        // LN2: mean −0.44999000030, deviations ±0.74999000030, variance 0.56248500055;
-        //      n = ±0.74999000030 / √(0.56248500055 + 1e-5) = ±0.99999111099;
-        //      γ·n + β = [0.99999111099, −0.99999111099 + 1.5] = [0.99999111099, 0.50000888901]; ReLU keeps both.
-        // Layer 3: 1·0.99999111099 − 2·0.50000888901 + 0.25 = 0.24997333298.
-        // sigmoid(0.24997333298) = 0.562169937212 (with ε = 0 it would be sigmoid(0.25) = 0.562176500886).
+        //      ReLU → h1 = [0, 1.19998000060]   (without the ReLU, row 2 of W2 would see −1.9).
+        // Layer 2: [1·0 + 0·1.19998 − 1, 0.5·0 − 1·1.19998000060 + 0] = [−1, −1.19998000060].
+        // LN2: mean −1.09999000030, deviations ±0.09999000030, variance 0.00999800016;
+        //      n = ±0.09999000030 / √(0.00999800016 + 1e-5) = ±0.09999000030 / 0.10003999280 = ±0.99950027483
+        //      (ε matters here: with ε = 0 it would be ±1);
+        //      γ·n + β = [0.99950027483, −0.99950027483 + 0.5] = [0.99950027483, −0.49950027483]; ReLU → [0.99950027483, 0].
+        // Layer 3: 1·0.99950027483 − 2·0 + 0.25 = 1.24950027483.
+        // sigmoid(1.24950027483) = 0.777213344368 (ε = 0 would give 0.777299861; no second ReLU, a logit of 2.249).
         MlpRouter router = MlpRouter.Load(WriteTiny("tiny.safetensors"));
 
         float score = router.Score([1f, 2f, 3f], 0f, 0f);
 
-        Assert.That(score, Is.EqualTo(0.562169937212).Within(1e-6));
+        Assert.That(score, Is.EqualTo(0.777213344368).Within(1e-6));
     }
 
     [Test]
     public void Score_LayerNormEpsMetadata_OverridesDefault()
     {
-        // Same router, x = [1, 2, 3], ε = 0.75 from metadata, so both LayerNorm denominators are √(0.25 + 0.75) = 1:
-        // h1 pre-norm [1.5, 2.5] → n = [−0.5, 0.5] → [2·(−0.5) + 0.1, 0.5 + 0.2] = [−0.9, 0.7] → ReLU [0, 0.7].
-        // Layer 2: [0.3, −0.7]; mean −0.2, deviations ±0.5, variance 0.25 → n = [0.5, −0.5] → [0.5, −0.5 + 1.5] = [0.5, 1.0].
-        // Layer 3: 0.5 − 2·1.0 + 0.25 = −1.25; sigmoid(−1.25) = 1 / (1 + e^1.25) = 0.222700138825.
+        // Same router and x, ε = 0.75 from metadata.
+        // LN1: variance 0.25, so the denominator is √(0.25 + 0.75) = 1: n = [−0.5, 0.5]
+        //      → [2·(−0.5) + 0.1, 0.5 + 0.2] = [−0.9, 0.7] → ReLU h1 = [0, 0.7].
+        // Layer 2: [0 − 1, −0.7] = [−1, −0.7]; mean −0.85, deviations [−0.15, 0.15], variance 0.0225;
+        // LN2: n = ±0.15 / √(0.0225 + 0.75) = ±0.15 / 0.87891979156 = [−0.17066403720, 0.17066403720]
+        //      → [−0.17066403720, 0.17066403720 + 0.5] → ReLU [0, 0.67066403720].
+        // Layer 3: 0 − 2·0.67066403720 + 0.25 = −1.09132807439; sigmoid(−1.09132807439) = 0.251368275830.
         MlpRouter router = MlpRouter.Load(WriteTiny("tiny-eps.safetensors", new Dictionary<string, string> { ["layer_norm_eps"] = "0.75" }));
 
-        Assert.That(router.Score([1f, 2f, 3f], 0f, 0f), Is.EqualTo(0.222700138825).Within(1e-6));
+        Assert.That(router.Score([1f, 2f, 3f], 0f, 0f), Is.EqualTo(0.251368275830).Within(1e-6));
     }
 
     [Test]
@@ -222,7 +226,7 @@ public sealed class MlpRouterTests
     {
         string path = WriteTensors("no-log-sigma.safetensors", Tiny().Tensors(includeLogSigma: false));
 
-        Assert.That(MlpRouter.Load(path).Score([1f, 2f, 3f], 0f, 0f), Is.EqualTo(0.562169937212).Within(1e-6));
+        Assert.That(MlpRouter.Load(path).Score([1f, 2f, 3f], 0f, 0f), Is.EqualTo(0.777213344368).Within(1e-6));
     }
 
     [Test]
@@ -346,6 +350,15 @@ public sealed class MlpRouterTests
 
         Assert.That(ex!.ParamName, Is.EqualTo("features"));
         Assert.That(ex.Message, Does.Contain("3").And.Contain($"received {length}"));
+    }
+
+    [Test]
+    public void Score_NonFiniteFeature_ReturnsNaN()
+    {
+        // Documented: NaN is the caller's cue to escalate; the router does not silently return a low score.
+        MlpRouter router = MlpRouter.Load(WriteTiny("tiny-nan.safetensors"));
+
+        Assert.That(router.Score([1f, float.NaN, 3f], 0f, 0f), Is.NaN);
     }
 
     [Test]
