@@ -1,3 +1,7 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.ML.Tokenizers;
 using SafeRoute.Models;
 
 namespace SafeRoute.Text;
@@ -12,6 +16,414 @@ internal readonly record struct EncodedPrompt(int[] TokenIds, bool Truncated);
 /// thread-safe; user text is encoded with a tokenizer that knows no special tokens; special ids come only from the
 /// template; over-long input keeps the head and tail of the user text and never cuts the template.
 /// </summary>
+/// <remarks>
+/// <para><b>Rendering.</b> The template is a sequence of special ids (from special-token strings in the trusted
+/// template text) and text runs. Each text run, with the user text substituted, is encoded in one tokenizer pass by a
+/// tokenizer that has no special tokens, so user text can never produce a special id; every id a run produces is
+/// checked to be below <see cref="BaseVocabularySize"/>. Then the suffix ids (Llama Guard 3: 271, "\n\n") follow.</para>
+/// <para><b>User text.</b> Lone UTF-16 surrogates are replaced with U+FFFD; then, when the template asks for it (the
+/// default), the text is stripped with Python's <c>str.strip()</c> semantics (which also removes U+001C–U+001F). A
+/// response that is <see langword="null"/> or only (Python) white space is absent: the prompt-only template is used.</para>
+/// <para><b>Truncation.</b> When the sequence would exceed <see cref="MaxSequenceLength"/>, only user text is
+/// shortened, never the template. The token budget left by the template is shared: when one text needs less than
+/// half, the other gets the rest; otherwise each gets half. An over-long text keeps its head and its tail (the head
+/// gets the extra token of an odd split) joined by the marker <c>"\n…\n"</c> (newline, U+2026, newline), whose
+/// tokens count against the budget. Cut points come from the tokenizer's token-count index functions and never split
+/// a surrogate pair. The result is rendered and encoded again; if boundary effects make it overshoot, the budget
+/// shrinks by the overshoot and the loop repeats, so the result always fits. Texts longer than 64 characters per
+/// available token are treated as over-long without counting them, and only 64 characters per kept token of their
+/// head and tail are tokenized, so a megabyte of input costs milliseconds. <see cref="EncodedPrompt.Truncated"/> is
+/// then <see langword="true"/>.</para>
+/// </remarks>
 internal sealed partial class PromptEncoder
 {
+    /// <summary>The text put between the kept head and tail of a shortened user text.</summary>
+    public const string TruncationMarker = "\n\u2026\n";
+
+    /// <summary>Characters per token beyond which user text is pre-cut without being tokenized in full.</summary>
+    private const int CharsPerTokenCap = 64;
+
+    private readonly Tokenizer _tokenizer;
+    private readonly PromptTemplate _promptOnly;
+    private readonly PromptTemplate? _promptAndResponse;
+    private readonly int[] _suffix;
+    private readonly bool _strip;
+    private readonly string _source;
+    private readonly int _fixedPromptOnly;
+    private readonly int _fixedPromptAndResponse;
+    private readonly int _markerCost;
+
+    private PromptEncoder(Tokenizer tokenizer, int baseVocabularySize, int maxSequenceLength, PromptTemplate promptOnly, PromptTemplate? promptAndResponse, int[] suffix, bool strip, string source)
+    {
+        _tokenizer = tokenizer;
+        BaseVocabularySize = baseVocabularySize;
+        MaxSequenceLength = maxSequenceLength;
+        _promptOnly = promptOnly;
+        _promptAndResponse = promptAndResponse;
+        _suffix = suffix;
+        _strip = strip;
+        _source = source;
+        _fixedPromptOnly = Render(promptOnly, "", null).Count;
+        _fixedPromptAndResponse = promptAndResponse is null ? 0 : Render(promptAndResponse, "", "").Count;
+        _markerCost = tokenizer.CountTokens(TruncationMarker) + 1;
+    }
+
+    /// <summary>Gets the longest sequence <see cref="Encode"/> returns.</summary>
+    public int MaxSequenceLength { get; }
+
+    /// <summary>Gets the number of ranks in the tokenizer file (one more than the largest); user text ids are always below it.</summary>
+    public int BaseVocabularySize { get; }
+
+    /// <summary>Builds the encoder a manifest describes.</summary>
+    /// <param name="manifest">The manifest (its tokenizer, template and maxSequenceLength).</param>
+    /// <returns>The encoder.</returns>
+    /// <exception cref="SafeRouteException">The tokenizer file or the template is missing or invalid, or the template
+    /// alone does not fit in maxSequenceLength; the message names the file and the field.</exception>
+    public static PromptEncoder Create(GuardManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        string file = manifest.FilePath.Length > 0 ? manifest.FilePath : "(manifest in memory)";
+        SafeRouteException Fail(string field, string problem) => new($"The manifest '{file}' is invalid: '{field}' {problem}.");
+
+        TokenizerManifest tok = manifest.Tokenizer ?? throw Fail("tokenizer", "is missing");
+        TemplateManifest tpl = manifest.Template ?? throw Fail("template", "is missing");
+        if (!string.Equals(tok.Kind, "tiktoken", StringComparison.Ordinal))
+        {
+            throw Fail("tokenizer.kind", $"is '{tok.Kind}'; only 'tiktoken' is supported");
+        }
+
+        if (string.IsNullOrWhiteSpace(tok.Path))
+        {
+            throw Fail("tokenizer.path", "is missing");
+        }
+
+        if (manifest.MaxSequenceLength < 1)
+        {
+            throw Fail("maxSequenceLength", $"is {manifest.MaxSequenceLength.ToString(CultureInfo.InvariantCulture)}; it must be positive");
+        }
+
+        // Pattern and special tokens.
+        string pattern;
+        var special = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (string.Equals(tok.Preset, "custom", StringComparison.Ordinal))
+        {
+            if (string.IsNullOrEmpty(tok.Pattern))
+            {
+                throw Fail("tokenizer.pattern", "is missing (required when tokenizer.preset is 'custom')");
+            }
+
+            pattern = tok.Pattern;
+        }
+        else if (TokenizerPresets.TryGet(tok.Preset ?? "", out string presetPattern, out IReadOnlyDictionary<string, int> presetSpecial))
+        {
+            if (tok.Pattern is not null)
+            {
+                throw Fail("tokenizer.pattern", "may only be given when tokenizer.preset is 'custom'");
+            }
+
+            pattern = presetPattern;
+            foreach (KeyValuePair<string, int> pair in presetSpecial)
+            {
+                special[pair.Key] = pair.Value;
+            }
+        }
+        else
+        {
+            throw Fail("tokenizer.preset", $"is '{tok.Preset}'; expected 'llama3', 'gpt2', 'r50k', 'cl100k', 'o200k' or 'custom'");
+        }
+
+        if (tok.SpecialTokens is not null)
+        {
+            foreach (KeyValuePair<string, int> pair in tok.SpecialTokens)
+            {
+                if (string.IsNullOrEmpty(pair.Key))
+                {
+                    throw Fail("tokenizer.specialTokens", "has an empty token string");
+                }
+
+                special[pair.Key] = pair.Value;
+            }
+        }
+
+        Regex regex;
+        try
+        {
+            regex = new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new SafeRouteException($"The manifest '{file}' is invalid: 'tokenizer.pattern' is not a valid .NET regular expression: {ex.Message}", ex);
+        }
+
+        string tokenizerPath = manifest.Resolve(tok.Path);
+        byte[] bytes = TiktokenFile.Load(tokenizerPath, $"manifest '{file}', field 'tokenizer.path'", out int baseVocabularySize);
+        foreach (KeyValuePair<string, int> pair in special)
+        {
+            if (pair.Value < baseVocabularySize)
+            {
+                throw Fail("tokenizer.specialTokens", $"maps '{pair.Key}' to {pair.Value.ToString(CultureInfo.InvariantCulture)}, which is not above the tokenizer's ranks (0–{(baseVocabularySize - 1).ToString(CultureInfo.InvariantCulture)})");
+            }
+        }
+
+        Tokenizer tokenizer;
+        try
+        {
+            using var stream = new MemoryStream(bytes, writable: false);
+
+            // No special tokens anywhere in the text tokenizer: user text can never encode to a special id.
+            tokenizer = TiktokenTokenizer.Create(stream, new RegexPreTokenizer(regex, null), null, null);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException or IOException)
+        {
+            throw new SafeRouteException($"The tokenizer file '{tokenizerPath}' (manifest '{file}', field 'tokenizer.path') could not be loaded: {ex.Message}", ex);
+        }
+
+        // Template.
+        PromptTemplate promptOnly;
+        PromptTemplate? promptAndResponse;
+        int[]? suffix = tpl.SuffixTokenIds;
+        switch (tpl.Kind)
+        {
+            case "llama-guard-3-1b" or "llama-guard-3-8b":
+                {
+                    if (tpl.PromptOnly is not null || tpl.PromptAndResponse is not null)
+                    {
+                        throw Fail("template.promptOnly/promptAndResponse", $"must not be given when template.kind is '{tpl.Kind}' (the template is built in)");
+                    }
+
+                    foreach (string required in (string[])["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"])
+                    {
+                        if (!special.ContainsKey(required))
+                        {
+                            throw Fail("tokenizer.specialTokens", $"lacks '{required}', which template.kind '{tpl.Kind}' needs (use tokenizer.preset 'llama3')");
+                        }
+                    }
+
+                    bool is8B = tpl.Kind == "llama-guard-3-8b";
+                    promptOnly = PromptTemplate.Parse(PromptTemplate.LlamaGuard3Text(is8B, false, tpl.ReferenceCompatiblePrefix), special, false, p => Fail("template.kind", p));
+                    promptAndResponse = PromptTemplate.Parse(PromptTemplate.LlamaGuard3Text(is8B, true, tpl.ReferenceCompatiblePrefix), special, true, p => Fail("template.kind", p));
+                    suffix ??= [271];
+                    break;
+                }
+
+            case "custom":
+                if (tpl.ReferenceCompatiblePrefix)
+                {
+                    throw Fail("template.referenceCompatiblePrefix", "applies only to the built-in Llama Guard 3 templates");
+                }
+
+                if (string.IsNullOrEmpty(tpl.PromptOnly))
+                {
+                    throw Fail("template.promptOnly", "is missing (required when template.kind is 'custom')");
+                }
+
+                promptOnly = PromptTemplate.Parse(tpl.PromptOnly, special, false, p => Fail("template.promptOnly", p));
+                promptAndResponse = tpl.PromptAndResponse is null
+                    ? null
+                    : PromptTemplate.Parse(tpl.PromptAndResponse, special, true, p => Fail("template.promptAndResponse", p));
+                suffix ??= [];
+                break;
+            default:
+                throw Fail("template.kind", $"is '{tpl.Kind}'; expected 'llama-guard-3-1b', 'llama-guard-3-8b' or 'custom'");
+        }
+
+        if (suffix.Any(id => id < 0))
+        {
+            throw Fail("template.suffixTokenIds", "has a negative id");
+        }
+
+        var encoder = new PromptEncoder(tokenizer, baseVocabularySize, manifest.MaxSequenceLength, promptOnly, promptAndResponse, [.. suffix], tpl.StripUserText, file);
+        int fixedCost = Math.Max(encoder._fixedPromptOnly, encoder._fixedPromptAndResponse);
+        if (fixedCost > manifest.MaxSequenceLength)
+        {
+            throw Fail("maxSequenceLength", $"is {manifest.MaxSequenceLength.ToString(CultureInfo.InvariantCulture)}, but the template alone takes {fixedCost.ToString(CultureInfo.InvariantCulture)} tokens");
+        }
+
+        return encoder;
+    }
+
+    /// <summary>Encodes a request. Thread-safe.</summary>
+    /// <param name="request">The request.</param>
+    /// <returns>The ids, at most <see cref="MaxSequenceLength"/> of them.</returns>
+    public EncodedPrompt Encode(SafetyRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return EncodeRaw(request.Prompt, request.Response);
+    }
+
+    /// <summary>
+    /// Encodes a prompt and optional response without <see cref="SafetyRequest"/>'s validation (so a white-space prompt,
+    /// such as contextual calibration's content-free input " ", is allowed). Thread-safe.
+    /// </summary>
+    /// <param name="prompt">The prompt (may be empty or white space).</param>
+    /// <param name="response">The response; <see langword="null"/> or only white space means none.</param>
+    /// <returns>The ids, at most <see cref="MaxSequenceLength"/> of them.</returns>
+    public EncodedPrompt EncodeRaw(string prompt, string? response)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        string p = Prepare(prompt);
+        string? r = response is null || PythonText.IsAllWhiteSpace(response) ? null : Prepare(response);
+        PromptTemplate template = r is null ? _promptOnly : _promptAndResponse
+            ?? throw new SafeRouteException($"The manifest '{_source}' has no 'template.promptAndResponse', so this guard cannot check a response.");
+        int available = MaxSequenceLength - (r is null ? _fixedPromptOnly : _fixedPromptAndResponse);
+        long userChars = p.Length + (long)(r?.Length ?? 0);
+        if (userChars <= (long)CharsPerTokenCap * Math.Max(available, 1))
+        {
+            List<int> ids = Render(template, p, r);
+            if (ids.Count <= MaxSequenceLength)
+            {
+                return new EncodedPrompt([.. ids], false);
+            }
+        }
+
+        return Truncate(template, p, r, available);
+    }
+
+    private string Prepare(string text)
+    {
+        string t = PythonText.ReplaceLoneSurrogates(text);
+        return _strip ? PythonText.Strip(t) : t;
+    }
+
+    private EncodedPrompt Truncate(PromptTemplate template, string prompt, string? response, int available)
+    {
+        int promptCount = CountCapped(prompt, available);
+        int responseCount = response is null ? 0 : CountCapped(response, available);
+        while (true)
+        {
+            (int promptBudget, int responseBudget) = SplitBudget(available, promptCount, response is null ? -1 : responseCount);
+            string p = Shorten(prompt, promptCount, promptBudget);
+            string? r = response is null ? null : Shorten(response, responseCount, responseBudget);
+            List<int> ids = Render(template, p, r);
+            if (ids.Count <= MaxSequenceLength)
+            {
+                return new EncodedPrompt([.. ids], true);
+            }
+
+            // Boundary effects (merges across the cut or the template) overshot: shrink and retry. With empty user text
+            // the sequence fits (checked at Create), so this ends.
+            available -= Math.Max(1, ids.Count - MaxSequenceLength);
+        }
+    }
+
+    /// <summary>Shares <paramref name="available"/> tokens: a text needing less than half leaves the rest to the other.</summary>
+    private static (int Prompt, int Response) SplitBudget(int available, int promptCount, int responseCount)
+    {
+        if (responseCount < 0)
+        {
+            return (available, 0);
+        }
+
+        int half = available / 2;
+        if (promptCount <= half)
+        {
+            return (promptCount, available - promptCount);
+        }
+
+        if (responseCount <= available - half)
+        {
+            return (available - responseCount, responseCount);
+        }
+
+        return (available - half, half);
+    }
+
+    /// <summary>Token count of a text, or <c>cap + 1</c> when the text is too long to be worth counting.</summary>
+    private int CountCapped(string text, int cap)
+    {
+        cap = Math.Max(cap, 0);
+        return text.Length > (long)CharsPerTokenCap * (cap + 1) ? cap + 1 : _tokenizer.CountTokens(text);
+    }
+
+    /// <summary>Keeps the head and tail of <paramref name="text"/> within <paramref name="budget"/> tokens, marker included.</summary>
+    private string Shorten(string text, int count, int budget)
+    {
+        if (count <= budget)
+        {
+            return text;
+        }
+
+        int keep = budget - _markerCost;
+        if (keep <= 0)
+        {
+            return "";
+        }
+
+        int headTokens = (keep + 1) / 2;
+        int tailTokens = keep - headTokens;
+
+        int headEnd = 0;
+        if (headTokens > 0)
+        {
+            int window = (int)Math.Min(text.Length, (long)CharsPerTokenCap * (headTokens + 1));
+            window = SafeEnd(text, window);
+            headEnd = _tokenizer.GetIndexByTokenCount(text.AsSpan(0, window), headTokens, out _, out _);
+            headEnd = SafeEnd(text, headEnd);
+        }
+
+        int tailStart = text.Length;
+        if (tailTokens > 0)
+        {
+            int window = (int)Math.Min(text.Length, (long)CharsPerTokenCap * (tailTokens + 1));
+            int windowStart = SafeStart(text, text.Length - window);
+            tailStart = windowStart + _tokenizer.GetIndexByTokenCountFromEnd(text.AsSpan(windowStart), tailTokens, out _, out _);
+            tailStart = SafeStart(text, tailStart);
+        }
+
+        tailStart = Math.Max(tailStart, headEnd);
+        return string.Concat(text.AsSpan(0, headEnd), TruncationMarker, text.AsSpan(tailStart));
+    }
+
+    /// <summary>Moves an end index back so that it does not split a surrogate pair.</summary>
+    private static int SafeEnd(string text, int end) =>
+        end > 0 && end < text.Length && char.IsHighSurrogate(text[end - 1]) && char.IsLowSurrogate(text[end]) ? end - 1 : end;
+
+    /// <summary>Moves a start index forward so that it does not split a surrogate pair.</summary>
+    private static int SafeStart(string text, int start) =>
+        start > 0 && start < text.Length && char.IsHighSurrogate(text[start - 1]) && char.IsLowSurrogate(text[start]) ? start + 1 : start;
+
+    private List<int> Render(PromptTemplate template, string prompt, string? response)
+    {
+        var ids = new List<int>(256);
+        var builder = new StringBuilder();
+        foreach (TemplateSegment segment in template.Segments)
+        {
+            if (segment.IsSpecial)
+            {
+                ids.Add(segment.SpecialId);
+                continue;
+            }
+
+            builder.Clear();
+            foreach (TemplatePart part in segment.Parts)
+            {
+                builder.Append(part.Kind switch
+                {
+                    TemplatePartKind.Prompt => prompt,
+                    TemplatePartKind.Response => response ?? "",
+                    _ => part.Text,
+                });
+            }
+
+            if (builder.Length == 0)
+            {
+                continue;
+            }
+
+            IReadOnlyList<int> runIds = _tokenizer.EncodeToIds(builder.ToString(), considerPreTokenization: true, considerNormalization: true);
+            foreach (int id in runIds)
+            {
+                // Defence in depth: the text tokenizer knows no special tokens, so this cannot happen.
+                if ((uint)id >= (uint)BaseVocabularySize)
+                {
+                    throw new SafeRouteException($"The tokenizer of '{_source}' produced id {id.ToString(CultureInfo.InvariantCulture)} from text, outside its {BaseVocabularySize.ToString(CultureInfo.InvariantCulture)} ranks.");
+                }
+            }
+
+            ids.AddRange(runIds);
+        }
+
+        ids.AddRange(_suffix);
+        return ids;
+    }
 }
