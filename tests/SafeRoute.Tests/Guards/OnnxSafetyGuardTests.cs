@@ -184,7 +184,8 @@ public sealed class OnnxSafetyGuardTests
     [Test]
     public async Task HostileInputs_AreHandled()
     {
-        string megabyte = string.Concat(Enumerable.Repeat($"{Benign} ", 1_048_576 / (Benign.Length + 1))) + Trigger;
+        // 1 MB of unmarked filler (the tiny guard averages over tokens, so neutral filler keeps the tail's trigger decisive).
+        string megabyte = string.Concat(Enumerable.Repeat("x y z ", 1_048_576 / 6)) + Trigger;
         string[] prompts =
         [
             megabyte,
@@ -316,10 +317,11 @@ public sealed class OnnxSafetyGuardTests
         Assert.That(ex!.Message, Does.Contain("last_hidden_state").And.Contain(bad.OnnxPath));
     }
 
-    [TestCase(TestGuardFault.RowsHiddenSizeMismatch)]
-    [TestCase(TestGuardFault.ManifestHiddenSizeMismatch)]
-    public void Create_HiddenSizeMismatch_NamesSizes(TestGuardFault fault)
+    [TestCase("rows")]
+    [TestCase("manifest")]
+    public void Create_HiddenSizeMismatch_NamesSizes(string where)
     {
+        TestGuardFault fault = where == "rows" ? TestGuardFault.RowsHiddenSizeMismatch : TestGuardFault.ManifestHiddenSizeMismatch;
         using var temp = new TempDirectory();
         TestGuard bad = TestGuardFactory.Create(temp.Sub("bad"), TestGuardOptions.Small with { Fault = fault });
         var ex = Assert.Throws<SafeRouteException>(() => OnnxSafetyGuard.Create(bad.Directory));
