@@ -63,7 +63,8 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         FailurePolicy = options.FailurePolicy;
     }
 
-    /// <summary>Loads both guards and the router that <paramref name="options"/> describe and returns a routed guard
+    /// <summary>Loads both guards and the router that <paramref name="options"/> describe (the default demonstration
+    /// models of the SafeRoute.Models.Default package when no model is configured at all) and returns a routed guard
     /// that owns them (disposing it disposes them). This is what <c>services.AddSafeRoute(...)</c> does without DI.</summary>
     /// <param name="options">The models, router and routing policy.</param>
     /// <returns>The routed guard.</returns>
@@ -73,6 +74,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     public static RoutedSafetyGuard Create(SafeRouteOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        DependencyInjection.DefaultModels.Apply(options);
         ValidateOptionsResult validation = new DependencyInjection.SafeRouteOptionsValidator("", customLargeGuard: false).Validate(null, options);
         if (validation.Failed)
         {

@@ -74,7 +74,7 @@ internal sealed class SafeRouteOptionsValidator(string sectionPath, bool customL
         {
             if (model is null || string.IsNullOrWhiteSpace(model.Path))
             {
-                failures.Add($"{P(key + ":Path")} is required: the folder that holds the guard's saferoute.json.");
+                failures.Add($"{P(key + ":Path")} is required: the folder that holds the guard's saferoute.json (or configure no model at all and reference the SafeRoute.Models.Default package, whose models are then used; none were found in '{DefaultModels.Directory}').");
                 return;
             }
 

@@ -11,6 +11,14 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers SafeRoute's adaptive guard with a service collection.</summary>
 public static class SafeRouteServiceCollectionExtensions
 {
+    /// <summary>Registers SafeRoute with the default demonstration models (small and large guard and a trained router)
+    /// that the SafeRoute.Models.Default package copies next to the app. Startup fails with a clear message when they are
+    /// not there. See the model card before relying on them: they are demonstrations, not a production safety filter.</summary>
+    /// <param name="services">The service collection.</param>
+    /// <returns>The service collection.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> is <see langword="null"/>.</exception>
+    public static IServiceCollection AddSafeRoute(this IServiceCollection services) => services.AddSafeRoute(static _ => { });
+
     /// <summary>
     /// Registers the routed guard as <see cref="ISafetyGuard"/> (and <see cref="RoutedSafetyGuard"/>), the tiers as keyed
     /// <see cref="ISafetyGuard"/> services (<see cref="SafeRouteServiceKeys.Small"/>, <see cref="SafeRouteServiceKeys.Large"/>),
@@ -62,6 +70,9 @@ public static class SafeRouteServiceCollectionExtensions
     private static IServiceCollection AddCore(IServiceCollection services, string sectionPath, Func<IServiceProvider, ISafetyGuard>? largeGuardFactory)
     {
         services.AddOptions<SafeRouteOptions>().ValidateOnStart();
+
+        // No model configured at all: use the default demonstration models when the app ships them.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<SafeRouteOptions>, DefaultModelsPostConfigure>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SafeRouteOptions>>(new SafeRouteOptionsValidator(sectionPath, largeGuardFactory is not null)));
 
         services.TryAddKeyedSingleton<OnnxSafetyGuard>(SafeRouteServiceKeys.Small, static (sp, _) =>
@@ -101,4 +112,10 @@ public static class SafeRouteServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SafeRouteWarmUpService>());
         return services;
     }
+}
+
+/// <summary>Applies <see cref="DefaultModels"/> after all configuration has run.</summary>
+internal sealed class DefaultModelsPostConfigure : IPostConfigureOptions<SafeRouteOptions>
+{
+    public void PostConfigure(string? name, SafeRouteOptions options) => DefaultModels.Apply(options);
 }

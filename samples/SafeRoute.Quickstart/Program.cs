@@ -1,0 +1,11 @@
+using SafeRoute.Quickstart;
+
+// dotnet run --project samples/SafeRoute.Quickstart -- "text to check" ["more text" ...]
+// With no arguments, checks each line of standard input.
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+return await QuickstartApp.RunAsync(args, Console.In, Console.Out, Console.Error, cancel.Token).ConfigureAwait(false);
