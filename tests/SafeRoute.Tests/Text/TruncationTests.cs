@@ -51,6 +51,27 @@ public sealed class TruncationTests
         });
     }
 
+    [TestCase('z', 1 << 20)]
+    [TestCase(' ', 1 << 20)]
+    [TestCase('\u0001', 1 << 20)]
+    [TestCase('z', 200_000)]
+    [TestCase(' ', 200_000)]
+    public void LongRunOfOneCharacter_Fast(char c, int length)
+    {
+        PromptEncoder encoder = LlamaGuard("8b");
+        string prompt = "start " + new string(c, length) + " end";
+        var watch = Stopwatch.StartNew();
+        EncodedPrompt encoded = encoder.EncodeRaw(prompt, null);
+        watch.Stop();
+        TestContext.Out.WriteLine($"{length} x U+{(int)c:X4}: {watch.Elapsed.TotalMilliseconds:F1} ms, {encoded.TokenIds.Length} tokens");
+        Assert.Multiple(() =>
+        {
+            Assert.That(encoded.Truncated, Is.EqualTo(c != ' ' || length > 300_000));
+            Assert.That(encoded.TokenIds, Has.Length.LessThanOrEqualTo(encoder.MaxSequenceLength));
+            Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1.5)));
+        });
+    }
+
     [Test]
     public void OneMegabyteOfEmoji_NeverSplitsSurrogatePairs()
     {
