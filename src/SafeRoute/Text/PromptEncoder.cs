@@ -34,6 +34,9 @@ internal readonly record struct EncodedPrompt(int[] TokenIds, bool Truncated);
 /// available token are treated as over-long without counting them, and only 64 characters per kept token of their
 /// head and tail are tokenized, so a megabyte of input costs milliseconds. <see cref="EncodedPrompt.Truncated"/> is
 /// then <see langword="true"/>.</para>
+/// <para><b>Pathological runs.</b> A run of more than <see cref="MaxRunChars"/> characters of one class (letters, white
+/// space, other non-digit characters) is tokenized in pieces of that many characters, because BPE over one huge
+/// pre-tokenizer chunk costs about quadratic time; only such inputs can differ from a one-pass tokenization.</para>
 /// </remarks>
 internal sealed partial class PromptEncoder
 {
@@ -42,6 +45,14 @@ internal sealed partial class PromptEncoder
 
     /// <summary>Characters per token beyond which user text is pre-cut without being tokenized in full.</summary>
     private const int CharsPerTokenCap = 64;
+
+    /// <summary>Longest run of same-class characters (letters, white space, other non-digits) tokenized in one piece.</summary>
+    /// <remarks>
+    /// BPE cost grows about quadratically with the length of one pre-tokenizer chunk (a megabyte of one letter is one
+    /// chunk), so longer runs are cut into pieces of this many characters and tokenized piece by piece, as Meta's own
+    /// Llama 3 tokenizer does for runs over 25,000 characters. Text without such runs is tokenized exactly as in one pass.
+    /// </remarks>
+    internal const int MaxRunChars = 1024;
 
     private readonly Tokenizer _tokenizer;
     private readonly PromptTemplate _promptOnly;
@@ -334,7 +345,7 @@ internal sealed partial class PromptEncoder
     private int CountCapped(string text, int cap)
     {
         cap = Math.Max(cap, 0);
-        return text.Length > (long)CharsPerTokenCap * (cap + 1) ? cap + 1 : _tokenizer.CountTokens(text);
+        return text.Length > (long)CharsPerTokenCap * (cap + 1) ? cap + 1 : CountTokens(text);
     }
 
     /// <summary>Keeps the head and tail of <paramref name="text"/> within <paramref name="budget"/> tokens, marker included.</summary>
@@ -359,7 +370,7 @@ internal sealed partial class PromptEncoder
         {
             int window = (int)Math.Min(text.Length, (long)CharsPerTokenCap * (headTokens + 1));
             window = SafeEnd(text, window);
-            headEnd = _tokenizer.GetIndexByTokenCount(text.AsSpan(0, window), headTokens, out _, out _);
+            headEnd = HeadIndex(text.AsSpan(0, window), headTokens);
             headEnd = SafeEnd(text, headEnd);
         }
 
@@ -368,7 +379,7 @@ internal sealed partial class PromptEncoder
         {
             int window = (int)Math.Min(text.Length, (long)CharsPerTokenCap * (tailTokens + 1));
             int windowStart = SafeStart(text, text.Length - window);
-            tailStart = windowStart + _tokenizer.GetIndexByTokenCountFromEnd(text.AsSpan(windowStart), tailTokens, out _, out _);
+            tailStart = windowStart + TailIndex(text.AsSpan(windowStart), tailTokens);
             tailStart = SafeStart(text, tailStart);
         }
 
@@ -412,7 +423,7 @@ internal sealed partial class PromptEncoder
                 continue;
             }
 
-            IReadOnlyList<int> runIds = _tokenizer.EncodeToIds(builder.ToString(), considerPreTokenization: true, considerNormalization: true);
+            List<int> runIds = EncodeText(builder.ToString());
             foreach (int id in runIds)
             {
                 // Defence in depth: the text tokenizer knows no special tokens, so this cannot happen.
@@ -427,5 +438,105 @@ internal sealed partial class PromptEncoder
 
         ids.AddRange(_suffix);
         return ids;
+    }
+
+    /// <summary>The character classes whose long runs form long pre-tokenizer chunks; digits (chunked by 3) never do.</summary>
+    private static int RunClass(char c) => char.IsDigit(c) ? 0 : char.IsWhiteSpace(c) || PythonText.IsWhiteSpace(c) ? 1 : char.IsLetter(c) ? 2 : 3;
+
+    /// <summary>Splits text into pieces with at most <see cref="MaxRunChars"/> same-class characters in a row (usually one piece).</summary>
+    private static List<(int Start, int Length)> Pieces(ReadOnlySpan<char> text)
+    {
+        var pieces = new List<(int Start, int Length)>(1);
+        int pieceStart = 0;
+        int runStart = 0;
+        int runClass = -1;
+        for (int i = 0; i < text.Length; i++)
+        {
+            int c = RunClass(text[i]);
+            if (c != runClass || c == 0)
+            {
+                runClass = c;
+                runStart = i;
+            }
+            else if (i - runStart >= MaxRunChars && !char.IsLowSurrogate(text[i]))
+            {
+                pieces.Add((pieceStart, i - pieceStart));
+                pieceStart = i;
+                runStart = i;
+            }
+        }
+
+        pieces.Add((pieceStart, text.Length - pieceStart));
+        return pieces;
+    }
+
+    private List<int> EncodeText(string text)
+    {
+        List<(int Start, int Length)> pieces = Pieces(text);
+        if (pieces.Count == 1)
+        {
+            return [.. _tokenizer.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true)];
+        }
+
+        var ids = new List<int>();
+        foreach ((int start, int length) in pieces)
+        {
+            ids.AddRange(_tokenizer.EncodeToIds(text.AsSpan(start, length), considerPreTokenization: true, considerNormalization: true));
+        }
+
+        return ids;
+    }
+
+    private int CountTokens(ReadOnlySpan<char> text)
+    {
+        int count = 0;
+        foreach ((int start, int length) in Pieces(text))
+        {
+            count += _tokenizer.CountTokens(text.Slice(start, length));
+        }
+
+        return count;
+    }
+
+    /// <summary>The end index of the first <paramref name="tokens"/> tokens (fewer when the text has fewer).</summary>
+    private int HeadIndex(ReadOnlySpan<char> text, int tokens)
+    {
+        int index = 0;
+        foreach ((int start, int length) in Pieces(text))
+        {
+            ReadOnlySpan<char> piece = text.Slice(start, length);
+            int count = _tokenizer.CountTokens(piece);
+            if (count >= tokens)
+            {
+                return start + _tokenizer.GetIndexByTokenCount(piece, tokens, out _, out _);
+            }
+
+            tokens -= count;
+            index = start + length;
+        }
+
+        return index;
+    }
+
+    /// <summary>The start index of the last <paramref name="tokens"/> tokens (fewer when the text has fewer).</summary>
+    private int TailIndex(ReadOnlySpan<char> text, int tokens)
+    {
+        List<(int Start, int Length)> pieces = Pieces(text);
+        int index = text.Length;
+        for (int p = pieces.Count - 1; p >= 0; p--)
+        {
+            (int start, int length) = pieces[p];
+            ReadOnlySpan<char> piece = text.Slice(start, length);
+            int count = _tokenizer.CountTokens(piece);
+            if (count >= tokens)
+            {
+                return start + _tokenizer.GetIndexByTokenCountFromEnd(piece, tokens, out _, out _);
+            }
+
+            tokens -= count;
+            index = start;
+        }
+
+        return index;
     }
 }
