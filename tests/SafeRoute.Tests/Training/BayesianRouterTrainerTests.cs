@@ -191,6 +191,23 @@ public sealed class BayesianRouterTrainerTests
     }
 
     [Test]
+    [Explicit("Timing at the paper's size (H 2048, 512 hidden, batch 512); run by hand.")]
+    public void Train_PaperSize_StepTime()
+    {
+        const int h = 2048;
+        var random = new GaussianRandom(1);
+        float[] x = [.. Enumerable.Range(0, 1024 * h).Select(_ => (float)random.NextGaussian())];
+        bool[] t = [.. Enumerable.Range(0, 1024).Select(i => i % 5 == 0)];
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var options = new BayesianRouterTrainerOptions { Epochs = 2, ValidationFraction = 0, MaxDegreeOfParallelism = threads };
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            RouterTrainingResult result = new BayesianRouterTrainer(options).Train(x, h, t);
+            TestContext.Out.WriteLine($"{threads} thread(s): {watch.Elapsed.TotalSeconds / result.Steps:F3} s per step of 512 rows");
+        }
+    }
+
+    [Test]
     public void LearningRateFactor_WarmsUpLinearlyThenDecaysToZero()
     {
         Assert.Multiple(() =>
