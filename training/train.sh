@@ -54,3 +54,4 @@ for k in ("small", "large", "routed", "oracle", "entropy", "entropyAtRouterShare
 print("latency at", m["latency"]["tokens"], "tokens: small", m["latency"]["smallMedianMs"], "ms, large", m["latency"]["largeMedianMs"], "ms, ratio", m["latency"]["ratio"])
 print("total size", m["sizesBytes"]["total"], "bytes")
 EOF
+"$PY" training/model_card.py "$OUT" "$WORK"
