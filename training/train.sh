@@ -30,7 +30,7 @@ t "$PY" -W ignore training/train_guard.py --work "$WORK" --out "$OUT/small" --na
     --d 64 --layers 1 --heads 4 --epochs 3 --seed "$SEED"
 echo "== large guard"
 t "$PY" -W ignore training/train_guard.py --work "$WORK" --out "$OUT/large" --name saferoute-default-large \
-    --d 192 --layers 4 --heads 6 --epochs 2 --seed "$SEED"
+    --d 160 --layers 4 --heads 5 --epochs 3 --seed "$SEED"
 
 echo "== verify (library vs PyTorch)"
 "${PREP[@]}" verify --data "$DATA" --work "$WORK" --model "$OUT/small" --expected "$WORK/torch_dev_p_saferoute-default-small.tsv"
