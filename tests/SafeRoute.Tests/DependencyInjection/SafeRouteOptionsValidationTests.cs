@@ -44,7 +44,7 @@ public sealed class SafeRouteOptionsValidationTests
     public void StartupValidation_MlpWithoutPath_SuggestsEntropy()
     {
         var services = new ServiceCollection();
-        services.AddSafeRoute(o => { });
+        services.AddSafeRoute(o => o.SmallModel.Path = "/nope/small"); // a configured model: the defaults are not used
         using ServiceProvider provider = services.BuildServiceProvider();
         var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
         Assert.That(ex!.Message, Does.Contain("Router:Path").And.Contain("Entropy"));
@@ -54,7 +54,13 @@ public sealed class SafeRouteOptionsValidationTests
     public void StartupValidation_CustomLargeGuard_DoesNotRequireLargeModel()
     {
         var services = new ServiceCollection();
-        services.AddSafeRoute(o => o.Router.Kind = RouterKind.Entropy, _ => throw new InvalidOperationException("not resolved during validation"));
+        services.AddSafeRoute(
+            o =>
+            {
+                o.Router.Kind = RouterKind.Entropy;
+                o.SmallModel.Path = "/nope/small";
+            },
+            _ => throw new InvalidOperationException("not resolved during validation"));
         using ServiceProvider provider = services.BuildServiceProvider();
         var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
         Assert.That(ex!.Message, Does.Contain("SmallModel:Path"));
@@ -64,7 +70,7 @@ public sealed class SafeRouteOptionsValidationTests
     [Test]
     public void RoutedSafetyGuardCreate_InvalidOptions_ThrowsBeforeLoading()
     {
-        var ex = Assert.Throws<OptionsValidationException>(() => RoutedSafetyGuard.Create(new SafeRouteOptions { Threshold = float.NaN }));
+        var ex = Assert.Throws<OptionsValidationException>(() => RoutedSafetyGuard.Create(new SafeRouteOptions { Threshold = float.NaN, SmallModel = new GuardModelOptions { Path = "/nope/small" } }));
         Assert.That(ex!.Message, Does.Contain("Threshold").And.Contain("SmallModel:Path"));
     }
 }

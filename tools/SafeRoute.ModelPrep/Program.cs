@@ -1,0 +1,81 @@
+using System.Globalization;
+
+namespace SafeRoute.ModelPrep;
+
+/// <summary>
+/// Data and model preparation for the default guard pair and router (issue 3). Every tokenization goes through the
+/// library's own <c>PromptEncoder</c>, and every model output through the library's <c>OnnxSafetyGuard</c>, so what
+/// the Python trainer sees is exactly what the library computes. Never prints dataset text.
+/// </summary>
+internal static class Program
+{
+    private const string Usage = """
+        SafeRoute.ModelPrep <verb> [--option value ...]
+          tokenize  --data DIR --work DIR [--alpaca 4000] [--seed 1234] [--max-seq 256]
+                    dedupe, stratified split (guard 70% / router 20% / dev 10%), tokenize every row with the library
+          features  --data DIR --work DIR --small MODELDIR --large MODELDIR [--splits router,dev]
+                    small-guard last-token features + logits and large-guard p(unsafe), through the library
+          verify    --data DIR --work DIR --model MODELDIR --expected FILE.tsv
+                    compare the library's p(unsafe) with PyTorch's (id<TAB>p per line); fails above 1e-4
+          eval      --data DIR --work DIR --small MODELDIR --large MODELDIR --router FILE --out metrics.json
+                    development-split metrics through the library, latency at 128 tokens, artefact sizes
+        """;
+
+    public static int Main(string[] args)
+    {
+        CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        if (args.Length == 0)
+        {
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        Dictionary<string, string> options = ParseOptions(args.AsSpan(1));
+        try
+        {
+            return args[0] switch
+            {
+                "tokenize" => TokenizeCommand.Run(options),
+                "features" => FeaturesCommand.Run(options),
+                "verify" => VerifyCommand.Run(options),
+                "eval" => EvalCommand.Run(options),
+                _ => Fail($"unknown verb '{args[0]}'"),
+            };
+        }
+        catch (ArgumentException ex)
+        {
+            return Fail(ex.Message);
+        }
+    }
+
+    internal static int Fail(string message)
+    {
+        Console.Error.WriteLine($"error: {message}");
+        Console.Error.WriteLine(Usage);
+        return 2;
+    }
+
+    internal static string Required(Dictionary<string, string> options, string name) =>
+        options.TryGetValue(name, out string? value) ? value : throw new ArgumentException($"--{name} is required");
+
+    internal static string Optional(Dictionary<string, string> options, string name, string fallback) =>
+        options.TryGetValue(name, out string? value) ? value : fallback;
+
+    private static Dictionary<string, string> ParseOptions(ReadOnlySpan<string> args)
+    {
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"expected '--name value', got '{args[i]}'");
+            }
+
+            options[args[i][2..]] = args[i + 1];
+            i++;
+        }
+
+        return options;
+    }
+}
