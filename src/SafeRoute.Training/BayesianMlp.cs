@@ -298,18 +298,9 @@ internal sealed class BayesianMlp
         TensorPrimitives.Add(output, bias, output);
     }
 
-    // As MlpRouter.LayerNormRelu, keeping x̂ and 1/σ for the backward pass.
-    private static float NormRelu(Span<float> values, Span<float> xhat, Span<float> relu, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta)
-    {
-        float mean = TensorPrimitives.Sum<float>(values) / values.Length;
-        TensorPrimitives.Subtract(values, mean, values);
-        float variance = TensorPrimitives.SumOfSquares<float>(values) / values.Length;
-        float scale = 1f / MathF.Sqrt(variance + LayerNormEps);
-        TensorPrimitives.Multiply(values, scale, xhat);
-        TensorPrimitives.MultiplyAdd(xhat, gamma, beta, relu);
-        TensorPrimitives.Max(relu, 0f, relu);
-        return scale;
-    }
+    // The core router's LayerNorm + ReLU, keeping x̂ and 1/σ for the backward pass.
+    private static float NormRelu(Span<float> values, Span<float> xhat, Span<float> relu, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta) =>
+        MlpRouter.LayerNormRelu(values, xhat, relu, gamma, beta, LayerNormEps);
 
     private void Backward(int batch)
     {

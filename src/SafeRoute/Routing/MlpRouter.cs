@@ -276,15 +276,24 @@ public sealed class MlpRouter : ISafetyRouter
 
     // PyTorch LayerNorm: y = (x − E[x]) / sqrt(Var[x] + ε) · γ + β with the biased variance; then ReLU.
     // Two passes (centre first, then the sum of squares) avoid the cancellation of E[x²] − E[x]².
-    private static void LayerNormRelu(Span<float> values, float[] gamma, float[] beta, float eps)
+    private static void LayerNormRelu(Span<float> values, float[] gamma, float[] beta, float eps) =>
+        LayerNormRelu(values, values, values, gamma, beta, eps);
+
+    /// <summary>
+    /// LayerNorm then ReLU, shared with the router trainer: centres <paramref name="values"/> in place, writes the
+    /// normalised x̂ to <paramref name="xhat"/> and ReLU(x̂·γ + β) to <paramref name="output"/> (both may alias
+    /// <paramref name="values"/>), and returns 1/σ for a backward pass.
+    /// </summary>
+    internal static float LayerNormRelu(Span<float> values, Span<float> xhat, Span<float> output, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, float eps)
     {
         float mean = TensorPrimitives.Sum<float>(values) / values.Length;
         TensorPrimitives.Subtract(values, mean, values);
         float variance = TensorPrimitives.SumOfSquares<float>(values) / values.Length;
         float scale = 1f / MathF.Sqrt(variance + eps);
-        TensorPrimitives.Multiply(values, scale, values);
-        TensorPrimitives.MultiplyAdd(values, gamma, beta, values);
-        TensorPrimitives.Max(values, 0f, values);
+        TensorPrimitives.Multiply(values, scale, xhat);
+        TensorPrimitives.MultiplyAdd(xhat, gamma, beta, output);
+        TensorPrimitives.Max(output, 0f, output);
+        return scale;
     }
 
     private static MlpRouter FromTensors(Dictionary<string, SafetensorsTensor> tensors, Dictionary<string, string> metadata, string source)
