@@ -10,7 +10,15 @@ head = open(os.path.join(os.path.dirname(__file__), "templates", "MODEL_CARD.hea
 small = json.load(open(os.path.join(work, "train_saferoute-default-small.json"), encoding="utf-8"))
 large = json.load(open(os.path.join(work, "train_saferoute-default-large.json"), encoding="utf-8"))
 router = json.load(open(os.path.join(work, "train_router.json"), encoding="utf-8"))
-head = head.replace("4 layers, d = 192, 3.4 M parameters", f"{large['layers']} layers, d = {large['d']}, {large['params'] / 1e6:.2f} M parameters")
+
+
+def arch(t):
+    layers = "1 layer" if t["layers"] == 1 else f"{t['layers']} layers"
+    pre = f", language-model pre-training ({t['lm_epochs']} epoch) then" if t.get("lm_epochs") else ","
+    return f"{layers}, d = {t['d']}, vocabulary {t['vocab']}, {t['params'] / 1e6:.2f} M parameters{pre} {t['epochs']} verdict-training epochs"
+
+
+head = head.replace("SMALL_ARCH", arch(small)).replace("LARGE_ARCH", arch(large))
 
 lines = [head, "", "## Development-split results (measured through the .NET library)", "",
          f"{m['rows']} rows, {m['unsafe']} unsafe (positive class), {m['withResponse']} with a response. "
@@ -33,5 +41,5 @@ lines += ["", f"Hard labels (large right, small wrong) on dev: {m['hardLabels']}
            f"({m['large']['f1']:.3f} vs {m['small']['f1']:.3f}); the issue's margin is not met by these models. "),
           f"Sizes: {m['sizesBytes']['total'] / 1e6:.1f} MB in all (fp32).",
           f"Training time (2 cores, OpenBLAS): small {small['train_seconds']:.0f} s ({small['epochs']} epochs), "
-          f"large {large['train_seconds']:.0f} s ({large['epochs']} epochs), router {router['train_seconds']:.0f} s ({router['epochs']} epochs).", ""]
+          f"large {large['train_seconds']:.0f} s ({large['epochs']} epochs, plus {large.get('pretrain_seconds', 0):.0f} s pre-training), router {router['train_seconds']:.0f} s ({router['epochs']} epochs).", ""]
 open(os.path.join(out, "MODEL_CARD.md"), "w", encoding="utf-8").write("\n".join(lines))

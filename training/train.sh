@@ -30,7 +30,7 @@ t "$PY" -W ignore training/train_guard.py --work "$WORK" --out "$OUT/small" --na
     --d 64 --layers 1 --heads 4 --epochs 3 --seed "$SEED"
 echo "== large guard"
 t "$PY" -W ignore training/train_guard.py --work "$WORK" --out "$OUT/large" --name saferoute-default-large \
-    --d 160 --layers 4 --heads 5 --epochs 3 --seed "$SEED"
+    --d 160 --layers 4 --heads 5 --epochs 3 --lm-epochs 1 --lm-rows 30000 --seed "$SEED"
 
 echo "== verify (library vs PyTorch)"
 "${PREP[@]}" verify --data "$DATA" --work "$WORK" --model "$OUT/small" --expected "$WORK/torch_dev_p_saferoute-default-small.tsv"
@@ -55,3 +55,5 @@ print("latency at", m["latency"]["tokens"], "tokens: small", m["latency"]["small
 print("total size", m["sizesBytes"]["total"], "bytes")
 EOF
 "$PY" training/model_card.py "$OUT" "$WORK"
+echo "== test fixture (dev ids, token hashes, PyTorch p; no text)"
+"$PY" training/fingerprint.py "$OUT" "$WORK" tests/SafeRoute.Tests/DefaultModels/default-dev-fingerprint.tsv

@@ -93,6 +93,10 @@ class Guard(nn.Module):
             x = blk(x, add_mask)
         return self.ln_f(x)
 
+    def lm_logits(self, input_ids, attention_mask, position_ids):
+        """Next-token logits over the reduced vocabulary, output embedding tied to the input embedding (pre-training only)."""
+        return self.forward(input_ids, attention_mask, position_ids) @ self.emb.weight.t()
+
     def verdict_logits(self, input_ids, attention_mask, position_ids):
         h = self.forward(input_ids, attention_mask, position_ids)[:, -1, :]
         return h @ self.verdict.t()
@@ -145,6 +149,38 @@ def predict(model, rows, max_tokens=16384):
     return out
 
 
+def pretrain(model, rows, args):
+    """Next-token prediction on unlabelled token sequences (guard-training rows, optionally extra benign text), so that a
+    bigger model starts from language knowledge rather than from scratch. Never sees router or dev rows."""
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and n != "pos.weight"]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and n != "pos.weight")]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    rng = random.Random(args.seed + 2)
+    total = len(make_batches(rows, args.max_tokens, args.max_batch, random.Random(0))) * args.lm_epochs
+    warm = max(1, total // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
+    n_tokens = sum(len(r["ids"]) for r in rows)
+    print(f"[{args.name}] pre-training: {len(rows)} rows, {n_tokens} tokens, {args.lm_epochs} epoch(s)", flush=True)
+    for epoch in range(args.lm_epochs):
+        model.train()
+        tot, cnt, te = 0.0, 0, time.time()
+        for b in make_batches(rows, args.max_tokens, args.max_batch, rng):
+            ids, mask, pos = left_pad([rows[i]["ids"] for i in b])
+            logits = model.lm_logits(ids, mask, pos)[:, :-1, :]
+            target = model.remap[torch.clamp(ids[:, 1:], 0, GPT2_VOCAB - 1)]
+            valid = (mask[:, :-1] > 0) & (mask[:, 1:] > 0)
+            loss = F.cross_entropy(logits[valid], target[valid])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            k = int(valid.sum())
+            tot += loss.item() * k
+            cnt += k
+        print(f"[{args.name}] pre-training epoch {epoch + 1}/{args.lm_epochs} LM loss {tot / cnt:.4f} ({time.time() - te:.0f}s)", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default="training/work")
@@ -161,6 +197,10 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=4096)
     ap.add_argument("--max-batch", type=int, default=64)
     ap.add_argument("--monitor", type=int, default=600, help="guard-split rows held out from training to monitor (not dev)")
+    ap.add_argument("--lm-epochs", type=int, default=0,
+                    help="language-model pre-training epochs (next-token prediction) before the verdict training")
+    ap.add_argument("--lm-rows", type=int, default=0,
+                    help="extra unlabelled rows from work/lm_rows.jsonl for pre-training (0 = guard-training rows only)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -196,6 +236,20 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     print(f"[{args.name}] train {len(train)} monitor {len(monitor)} vocab {vocab} (train-token coverage {covered:.4f}) "
           f"params {n_params / 1e6:.2f}M d={args.d} L={args.layers}", flush=True)
+
+    if args.lm_epochs > 0:
+        lm = [{"ids": r["ids"]} for r in train]
+        if args.lm_rows > 0:
+            with open(os.path.join(args.work, "lm_rows.jsonl"), encoding="utf-8") as f:
+                for k, line in enumerate(f):
+                    if k >= args.lm_rows:
+                        break
+                    lm.append(json.loads(line))
+        tp = time.time()
+        pretrain(model, lm, args)
+        pretrain_seconds = time.time() - tp
+    else:
+        pretrain_seconds = 0.0
 
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and n not in ("pos.weight",)]
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and n not in ("pos.weight",))]
@@ -256,8 +310,8 @@ def main():
             z = model.verdict_logits(i, m, p).double()
             f.write(f"{r['id']}\t{torch.softmax(z, -1)[0, 1].item():.9f}\n")
     info = {"name": args.name, "params": n_params, "d": args.d, "layers": args.layers, "heads": args.heads, "vocab": vocab,
-            "epochs": args.epochs, "lr": args.lr, "dropout": args.dropout, "weight_decay": args.wd, "seed": args.seed,
-            "train_rows": len(train), "monitor_rows": len(monitor), "train_seconds": round(train_seconds, 1),
+            "epochs": args.epochs, "lm_epochs": args.lm_epochs, "lm_rows": args.lm_rows, "lr": args.lr, "dropout": args.dropout, "weight_decay": args.wd, "seed": args.seed,
+            "train_rows": len(train), "monitor_rows": len(monitor), "train_seconds": round(train_seconds, 1), "pretrain_seconds": round(pretrain_seconds, 1),
             "torch_dev": sdev}
     with open(os.path.join(args.work, f"train_{args.name}.json"), "w", encoding="utf-8") as f:
         json.dump(info, f, indent=2)

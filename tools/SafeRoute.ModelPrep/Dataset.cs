@@ -98,7 +98,7 @@ internal static class Dataset
         return (result, duplicates, alpacaDropped);
     }
 
-    private static string Normalise(string text)
+    internal static string Normalise(string text)
     {
         var builder = new StringBuilder(text.Length);
         bool space = false;

@@ -29,6 +29,36 @@ internal static class SharedFiles
         return path!;
     }
 
+    /// <summary>
+    /// Returns ../shared/datasets/train (the public training data the default models were trained on), or marks the
+    /// test ignored (with the reason) when it is absent.
+    /// </summary>
+    public static string RequireTrainingData()
+    {
+        string? env = Environment.GetEnvironmentVariable("SAFEROUTE_SHARED_DIR");
+        var candidates = new List<string>();
+        if (!string.IsNullOrWhiteSpace(env))
+        {
+            candidates.Add(Path.Combine(env, "datasets", "train"));
+        }
+
+        for (DirectoryInfo? dir = new(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
+        {
+            candidates.Add(Path.Combine(dir.FullName, "shared", "datasets", "train"));
+        }
+
+        foreach (string candidate in candidates)
+        {
+            if (Directory.Exists(candidate) && Directory.EnumerateFiles(candidate, "*.jsonl").Any())
+            {
+                return Path.GetFullPath(candidate);
+            }
+        }
+
+        Assert.Ignore($"The training data was not found: looked for 'shared/datasets/train/*.jsonl' in the folders above '{TestContext.CurrentContext.TestDirectory}' and in $SAFEROUTE_SHARED_DIR. It is not part of the repository.");
+        return null!;
+    }
+
     private static string? FindSharedDirectory()
     {
         string? env = Environment.GetEnvironmentVariable("SAFEROUTE_SHARED_DIR");
