@@ -42,4 +42,3 @@ saferoute calibrate --router "$WORK/router.safetensors" --cache "$CACHE" --data 
 # 4. Every method on dev; TS and BC fitted on the router split; latency measured on 64 dev rows.
 saferoute eval --cache "$CACHE" --data "$DEV_ROWS" --fit-data "$ROUTER_ROWS" --router "$WORK/router.safetensors" \
   --out "$OUT" --title "Default guard pair, development split (1,746 rows)"
-cp "$WORK/router.safetensors" "$OUT/router.safetensors"

@@ -81,7 +81,9 @@ internal static class EvalCommand
             }
 
             string? routerPath = parse.GetValue(router);
-            if (routerPath is null && !parse.GetValue(noModels) && File.Exists(models.RouterPath(parse)))
+            // The --models folder's router (the default one without --models) only goes with that folder's own guards.
+            bool ownGuards = parse.GetValue(models.Small) is null && parse.GetValue(models.Large) is null;
+            if (routerPath is null && ownGuards && !parse.GetValue(noModels) && File.Exists(models.RouterPath(parse)))
             {
                 routerPath = models.RouterPath(parse);
             }
@@ -113,7 +115,7 @@ internal static class EvalCommand
             RoutingEvaluationReport report = RoutingEvaluator.Evaluate(set, scores, options);
             string outDir = parse.GetValue(output)!;
             Directory.CreateDirectory(outDir);
-            string markdown = report.ToMarkdown();
+            string markdown = report.ToMarkdown() + Notes(options, routerPath, fitFiles.Length > 0, parse.GetValue(smallMs) is not null, parse.GetValue(latencyRows));
             await File.WriteAllTextAsync(Path.Combine(outDir, JsonFile), report.ToJson() + "\n", ct).ConfigureAwait(false);
             await File.WriteAllTextAsync(Path.Combine(outDir, MarkdownFile), markdown, ct).ConfigureAwait(false);
             TradeoffPlot.Save(report, Path.Combine(outDir, PlotFile), parse.GetValue(title)!);
@@ -122,6 +124,31 @@ internal static class EvalCommand
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>What the table's numbers rest on: the baselines' fitted parameters, ε, and where latency and FLOPs come from.</summary>
+    private static string Notes(RoutingEvaluationOptions o, string? routerPath, bool fitted, bool givenLatency, int latencyRows)
+    {
+        CultureInfo c = CultureInfo.InvariantCulture;
+        var lines = new List<string>
+        {
+            routerPath is null
+                ? "SafeRoute: no router given, left out."
+                : string.Create(c, $"SafeRoute: router `{Path.GetFileName(routerPath)}` at ε = {o.SafeRouteThreshold:0.####} (route when the score is above ε)."),
+            fitted
+                ? string.Create(c, $"Entropy-family baselines route when the binary entropy exceeds {o.UncertaintyThreshold} bits; TS τ = {o.Temperature:0.####} and BC m = {o.MeanUnsafeProbability:0.####} fitted on the --fit-data rows.")
+                : "TS and BC are left out (no --fit-data rows to fit them on).",
+            o.ContentFreeUnsafeProbability is float cf
+                ? string.Create(c, $"CC: the small guard's p(unsafe) for the content-free input \" \" is {cf:0.####}.")
+                : "CC is left out (models not loaded).",
+            o.SmallLatencyMs is double sm && o.LargeLatencyMs is double lm
+                ? givenLatency
+                    ? string.Create(c, $"Latency per input as given: small {sm:0.###} ms, large {lm:0.###} ms; a method's latency is small + share × large (Large: large alone).")
+                    : string.Create(c, $"Latency per input measured here: median of {latencyRows} rows of this data, one at a time, after a warm-up: small {sm:0.###} ms, large {lm:0.###} ms ({lm / sm:0.0}×); a method's latency is small + share × large (Large: large alone). The router's own cost is not included.")
+                : "No latency (models not loaded and none given).",
+            o.SmallFlops is not null ? "FLOPs: 2 × parameters per token, parameters estimated from the ONNX files' float32 size." : "No FLOPs estimate (models not loaded).",
+        };
+        return "\n" + string.Join("\n", lines.Select(l => "- " + l)) + "\n";
     }
 
     internal static FeatureSet LoadSet(string cachePath, IEnumerable<string> dataFiles) => LoadSet(cachePath, CliApp.ReadData(dataFiles));

@@ -29,13 +29,13 @@ internal static class TradeoffPlot
             var label = plot.Add.Text(m.Name, x, m.SafetyF1);
             label.LabelFontSize = 12;
             label.LabelOffsetX = 8;
-            label.LabelOffsetY = -6;
+            label.LabelOffsetY = k % 2 == 0 ? -16 : 2; // alternate above/below so neighbours' names do not collide
         }
 
         plot.Title(title);
         plot.XLabel(xLabel);
         plot.YLabel("Safety F1 (unsafe = positive)");
-        plot.ShowLegend(Alignment.LowerRight);
+        plot.ShowLegend(Alignment.UpperRight);
         plot.Axes.Margins(0.12, 0.15);
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (directory is not null)
