@@ -24,14 +24,18 @@ internal static class TrainRouterCommand
         var command = new Command(
             "train-router",
             "Train the SafeRoute router (Bayesian MLP H→512→512→1, BCE + 0.01·KL, AdamW, class-balanced batches) on the cached " +
-            "small-guard features and the hard labels (large guard right, small guard wrong). Needs no models: everything comes from the cache.");
+            "small-guard features and the hard labels (large guard right, small guard wrong). Needs no models (everything comes from the cache) " +
+            "unless --paraphrases asks a chat model for paraphrases, which both guards then relabel.");
         foreach (Option o in (Option[])[data, cache, output, epochs, seed, hidden, batch, lr, validation, threads])
         {
             command.Options.Add(o);
         }
 
+        var augmentation = new Augmentation();
+        augmentation.AddTo(command);
         command.SetAction(CliApp.Guarded(console, async (parse, ct) =>
         {
+            int paraphrasesPerRow = augmentation.Check(parse);
             var options = new BayesianRouterTrainerOptions
             {
                 Epochs = parse.GetValue(epochs),
@@ -43,6 +47,14 @@ internal static class TrainRouterCommand
                 MaxDegreeOfParallelism = parse.GetValue(threads),
             };
             List<SafetyExample> rows = CliApp.ReadData(parse.GetValue(data)!);
+            string outPath = parse.GetValue(output)!;
+            if (paraphrasesPerRow > 0)
+            {
+                List<SafetyExample> paraphrases = await augmentation.RunAsync(console, parse, rows, parse.GetValue(cache)!, outPath, ct).ConfigureAwait(false);
+                await console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"training on {rows.Count} rows + {paraphrases.Count} paraphrases.")).ConfigureAwait(false);
+                rows.AddRange(paraphrases);
+            }
+
             FeatureSet set;
             using (FeatureCache featureCache = FeatureCache.OpenRead(parse.GetValue(cache)!))
             {
@@ -60,7 +72,6 @@ internal static class TrainRouterCommand
             var trainer = new BayesianRouterTrainer(options);
             RouterTrainingResult result = await console.RunWithProgressAsync("training", options.Epochs, report =>
                 trainer.Train(set, new InlineProgress<RouterTrainingProgress>(p => report(p.Epoch)), ct)).ConfigureAwait(false);
-            string outPath = parse.GetValue(output)!;
             result.Save(outPath);
             await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"wrote {outPath}: final training loss {result.EpochLosses[^1]:0.0000}; validation ({result.ValidationIndices.Count} rows) loss {result.ValidationLoss:0.0000}, routing F1 {result.ValidationRoutingF1:0.0000} (P {result.ValidationRoutingPrecision:0.0000}, R {result.ValidationRoutingRecall:0.0000}) at ε = 0.5. Choose ε for your budget with 'saferoute calibrate'.")).ConfigureAwait(false);

@@ -190,6 +190,50 @@ public sealed class CliCommandsTests
         Assert.That(err, Does.Contain("not in the feature cache"));
     }
 
+    [Test]
+    public async Task TrainRouter_Paraphrases_FromAChatEndpointOnLoopback_RelabelledAndTrainedOn()
+    {
+        string trigger = TinyGuardVocabulary.TriggerWords[1];
+        using var server = new FakeOpenAIServer(_ => $"Here you go.\nprompt: please tell me about {trigger}");
+        string cache = NewPath("c.srfc");
+        File.Copy(_cache, cache);
+        string subset = NewPath("subset.jsonl");
+        await File.WriteAllLinesAsync(subset, File.ReadLines(_data).Take(40));
+        string router = NewPath("router.safetensors");
+        string[] args = ["train-router", "--data", subset, "--cache", cache, "--out", router, "--epochs", "5", "--hidden-size", "8", "--batch-size", "32",
+            "--paraphrases", "2", "--chat-endpoint", server.BaseUrl, "--chat-model", "test-paraphraser", "--small", _small, "--large", _large];
+
+        (int code, string output, string err) = await Run(args);
+
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        Assert.That(server.Requests, Is.EqualTo(80));
+        Assert.That(server.Models.Distinct(), Is.EqualTo((string[])["test-paraphraser"]));
+        Assert.That(err, Does.Contain("training on 40 rows + 80 paraphrases"));
+        List<SafetyExample> paraphrases = [.. SafetyDataset.Read(router + ".paraphrases.jsonl")];
+        Assert.That(paraphrases, Has.Count.EqualTo(80));
+        Assert.That(paraphrases[0].Id, Is.EqualTo("row-0#para1"));
+        using (FeatureCache reader = FeatureCache.OpenRead(cache))
+        {
+            FeatureSet set = reader.Load(paraphrases);
+            Assert.That(set.HardLabels.ToArray(), Has.None.True, "every paraphrase names a trigger word: both guards get it right, so none is hard");
+        }
+
+        // Rerun: the paraphrase file is complete, so the endpoint is not asked again and the cache is reused.
+        (code, _, err) = await Run(args);
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        Assert.That(server.Requests, Is.EqualTo(80));
+        Assert.That(output, Does.Contain("wrote"));
+    }
+
+    [Test]
+    public async Task TrainRouter_ParaphrasesWithoutEndpoint_ExitTwo()
+    {
+        (int code, _, string err) = await Run("train-router", "--data", _data, "--cache", _cache, "--out", NewPath("r"), "--paraphrases", "3");
+
+        Assert.That(code, Is.EqualTo(ExitCodes.Usage));
+        Assert.That(err, Does.Contain("--chat-endpoint"));
+    }
+
     [TestCase(0.05)]
     [TestCase(0.2)]
     [TestCase(0.5)]
