@@ -22,9 +22,9 @@ MAX_SHARE=${MAX_SHARE:-0.2}
 
 cd "$ROOT"
 dotnet build tools/SafeRoute.ModelPrep -c Release -v q -nologo
-dotnet build src/SafeRoute.Cli -c Release -f net10.0 -v q -nologo
+dotnet build src/SafeRoute.Cli -c Release -v q -nologo
 prep() { dotnet "$ROOT/tools/SafeRoute.ModelPrep/bin/Release/net10.0/SafeRoute.ModelPrep.dll" "$@"; }
-saferoute() { dotnet "$ROOT/src/SafeRoute.Cli/bin/Release/net10.0/SafeRoute.Cli.dll" "$@"; }
+saferoute() { dotnet "$ROOT/src/SafeRoute.Cli/bin/Release/net8.0/SafeRoute.Cli.dll" "$@"; }
 
 mkdir -p "$WORK" "$OUT"
 prep split --data "$DATA" --out "$WORK/data"
