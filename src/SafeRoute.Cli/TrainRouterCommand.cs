@@ -50,7 +50,10 @@ internal static class TrainRouterCommand
             string outPath = parse.GetValue(output)!;
             if (paraphrasesPerRow > 0)
             {
-                List<SafetyExample> paraphrases = await augmentation.RunAsync(console, parse, rows, parse.GetValue(cache)!, outPath, ct).ConfigureAwait(false);
+                // Only the paraphrases of this run's rows (the file may hold others from earlier runs on other data).
+                var ids = new HashSet<string>(rows.Select(r => r.Id), StringComparer.Ordinal);
+                List<SafetyExample> paraphrases = [.. (await augmentation.RunAsync(console, parse, rows, parse.GetValue(cache)!, outPath, ct).ConfigureAwait(false))
+                    .Where(p => ids.Contains(p.Id[..p.Id.LastIndexOf("#para", StringComparison.Ordinal)]))];
                 await console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"training on {rows.Count} rows + {paraphrases.Count} paraphrases.")).ConfigureAwait(false);
                 rows.AddRange(paraphrases);
             }

@@ -348,6 +348,15 @@ public sealed class CliCommandsTests
     }
 
     [Test]
+    public async Task Classify_OwnGuardsWithoutRouter_ExitTwo()
+    {
+        (int code, _, string err) = await Run("classify", "--small", _small, "--large", _large, "hello");
+
+        Assert.That(code, Is.EqualTo(ExitCodes.Usage));
+        Assert.That(err, Does.Contain("give --router"));
+    }
+
+    [Test]
     public async Task Classify_ResponseWithTwoPrompts_ExitTwo()
     {
         (int code, _, string err) = await Run("classify", "--small", _small, "--large", _large, "--response", "r", "a", "b");
