@@ -13,6 +13,8 @@ internal static class Program
         SafeRoute.ModelPrep <verb> [--option value ...]
           tokenize  --data DIR --work DIR [--alpaca 4000] [--seed 1234] [--max-seq 256]
                     dedupe, stratified split (guard 70% / router 20% / dev 10%), tokenize every row with the library
+          split     --data DIR --out DIR [--alpaca 4000] [--seed 1234]
+                    write guard.jsonl, router.jsonl and dev.jsonl (dataset schema, the same split as tokenize)
           features  --data DIR --work DIR --small MODELDIR --large MODELDIR [--splits router,dev]
                     small-guard last-token features + logits and large-guard p(unsafe), through the library
           verify    --data DIR --work DIR --model MODELDIR --expected FILE.tsv
@@ -37,6 +39,7 @@ internal static class Program
             return args[0] switch
             {
                 "tokenize" => TokenizeCommand.Run(options),
+                "split" => SplitCommand.Run(options),
                 "features" => FeaturesCommand.Run(options),
                 "verify" => VerifyCommand.Run(options),
                 "eval" => EvalCommand.Run(options),

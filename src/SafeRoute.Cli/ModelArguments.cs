@@ -1,0 +1,55 @@
+using System.CommandLine;
+
+namespace SafeRoute.Cli;
+
+/// <summary>The model-folder options shared by the commands that run guards.</summary>
+internal sealed class ModelArguments
+{
+    public Option<string?> Models { get; } = new("--models")
+    {
+        Description = "A folder laid out like the default models: small/, large/ and router.safetensors. Default: the bundled default demonstration models.",
+        HelpName = "dir",
+    };
+
+    public Option<string?> Small { get; } = new("--small")
+    {
+        Description = "The small guard's model folder (with saferoute.json); overrides --models.",
+        HelpName = "dir",
+    };
+
+    public Option<string?> Large { get; } = new("--large")
+    {
+        Description = "The large guard's model folder; overrides --models.",
+        HelpName = "dir",
+    };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Models);
+        command.Options.Add(Small);
+        command.Options.Add(Large);
+    }
+
+    /// <summary>The folder --models names, or the default models' folder.</summary>
+    public string Root(ParseResult parse) => parse.GetValue(Models) ?? DefaultGuardModels.Directory;
+
+    public string SmallPath(ParseResult parse) => CheckFolder(parse.GetValue(Small) ?? Path.Combine(Root(parse), "small"), "--small");
+
+    public string LargePath(ParseResult parse) => CheckFolder(parse.GetValue(Large) ?? Path.Combine(Root(parse), "large"), "--large");
+
+    public string RouterPath(ParseResult parse) => Path.Combine(Root(parse), "router.safetensors");
+
+    public OnnxSafetyGuard LoadSmall(ParseResult parse) => OnnxSafetyGuard.Create(SmallPath(parse), tier: GuardTier.Small);
+
+    public OnnxSafetyGuard LoadLarge(ParseResult parse) => OnnxSafetyGuard.Create(LargePath(parse), tier: GuardTier.Large);
+
+    private static string CheckFolder(string path, string option)
+    {
+        if (!Directory.Exists(path))
+        {
+            throw new DirectoryNotFoundException($"The model folder '{path}' ({option}) does not exist.");
+        }
+
+        return path;
+    }
+}
