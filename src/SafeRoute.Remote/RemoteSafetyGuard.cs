@@ -257,7 +257,8 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
         SafetyVerdict[] verdicts = Parse(body, requests.Length);
         if (_logger.IsEnabled(LogLevel.Debug))
         {
-            RemoteLog.Answered(_logger, requests.Length, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            double milliseconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            RemoteLog.Answered(_logger, requests.Length, milliseconds);
         }
         return verdicts;
     }
