@@ -184,7 +184,7 @@ public sealed class RemoteGuardTests
         return services.BuildServiceProvider();
     }
 
-    private async Task AssertPolicyAsync(RoutedSafetyGuard guard, LargeGuardFailurePolicy policy)
+    private static async Task AssertPolicyAsync(RoutedSafetyGuard guard, LargeGuardFailurePolicy policy)
     {
         SafetyRequest input = Inputs[0];
         if (policy == LargeGuardFailurePolicy.Throw)
