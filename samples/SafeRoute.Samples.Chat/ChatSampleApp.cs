@@ -18,9 +18,18 @@ public static class ChatSampleApp
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(args);
         builder.Services.AddSafeRoute(builder.Configuration.GetSection(SafeRouteOptions.SectionName));
         builder.Services.AddChatClient(innerClient ?? new EchoChatClient())
-            .UseSafeRoute(o => o.StreamingWindowChars = int.TryParse(builder.Configuration["Chat:WindowChars"], out int w) && w > 0 ? w : 64);
+            .UseSafeRoute(o => o.StreamingWindowChars = WindowChars(builder.Configuration));
         return builder.Build();
     }
+
+    /// <summary>Gets the streaming window: configuration "Chat:WindowChars", default 64.</summary>
+    /// <param name="host">The host.</param>
+    /// <returns>The window in characters.</returns>
+    public static int WindowChars(IHost host) =>
+        WindowChars(Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>(host.Services));
+
+    private static int WindowChars(Microsoft.Extensions.Configuration.IConfiguration configuration) =>
+        int.TryParse(configuration["Chat:WindowChars"], out int w) && w > 0 ? w : 64;
 
     /// <summary>Chats line by line until the input ends, writing each streamed reply and a note when SafeRoute blocks.</summary>
     /// <param name="chat">The guarded chat client.</param>
