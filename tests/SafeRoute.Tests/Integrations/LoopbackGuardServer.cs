@@ -27,6 +27,9 @@ internal sealed class LoopbackGuardServer : IAsyncDisposable
 
     public int Requests => Volatile.Read(ref _requests);
 
+    /// <summary>Gets or sets how many of the next requests are answered 503.</summary>
+    public int FailuresToInject { get; set; }
+
     public static async Task<LoopbackGuardServer> StartAsync(ISafetyGuard guard, string modelName)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
@@ -37,6 +40,13 @@ internal sealed class LoopbackGuardServer : IAsyncDisposable
         app.Use(async (context, next) =>
         {
             Interlocked.Increment(ref server!._requests);
+            if (server.FailuresToInject > 0)
+            {
+                server.FailuresToInject--;
+                context.Response.StatusCode = 503;
+                return;
+            }
+
             if (server.Delay > TimeSpan.Zero)
             {
                 try

@@ -27,6 +27,7 @@ public sealed class RemoteGuardTests
     public async Task StartServer()
     {
         _large = OnnxSafetyGuard.Create(DefaultGuardModels.LargeModelPath, tier: GuardTier.Large);
+        await _large.EvaluateAsync(Inputs[0]); // warm the served model
         _server = await LoopbackGuardServer.StartAsync(_large, ModelName);
     }
 
@@ -38,7 +39,27 @@ public sealed class RemoteGuardTests
     }
 
     [SetUp]
-    public void NoDelay() => _server.Delay = TimeSpan.Zero;
+    public void NoDelay()
+    {
+        _server.Delay = TimeSpan.Zero;
+        _server.FailuresToInject = 0;
+    }
+
+    [Test]
+    public async Task A_transient_503_is_retried_by_the_resilience_pipeline()
+    {
+        await using ServiceProvider sp = Provider(_server.Address, LargeGuardFailurePolicy.Throw);
+        var guard = sp.GetRequiredService<RoutedSafetyGuard>();
+        _server.FailuresToInject = 1;
+        int before = _server.Requests;
+        SafetyVerdict verdict = await guard.EvaluateAsync(Inputs[0]);
+        Assert.Multiple(() =>
+        {
+            Assert.That(_server.Requests - before, Is.EqualTo(2), "one failed attempt, one retry");
+            Assert.That(verdict.IsDegraded, Is.False);
+            Assert.That(verdict.DecidedBy, Is.EqualTo(GuardTier.Large));
+        });
+    }
 
     [Test]
     public async Task Remote_verdicts_equal_the_local_large_guard_single_and_batched()
@@ -88,8 +109,8 @@ public sealed class RemoteGuardTests
     [TestCase(LargeGuardFailurePolicy.Throw)]
     public async Task Slow_server_times_out_and_the_failure_policy_decides(LargeGuardFailurePolicy policy)
     {
-        _server.Delay = TimeSpan.FromSeconds(5);
-        await using ServiceProvider sp = Provider(_server.Address, policy);
+        _server.Delay = TimeSpan.FromSeconds(10);
+        await using ServiceProvider sp = Provider(_server.Address, policy, shortTimeouts: true);
         await AssertPolicyAsync(sp.GetRequiredService<RoutedSafetyGuard>(), policy);
     }
 
@@ -161,7 +182,7 @@ public sealed class RemoteGuardTests
 
     private static RemoteSafetyGuardOptions Options(Uri endpoint) => new() { Endpoint = endpoint, Model = ModelName };
 
-    private static ServiceProvider Provider(Uri endpoint, LargeGuardFailurePolicy policy)
+    private static ServiceProvider Provider(Uri endpoint, LargeGuardFailurePolicy policy, bool shortTimeouts = false)
     {
         var services = new ServiceCollection();
         services.AddSafeRouteWithRemoteLargeGuard(
@@ -175,8 +196,9 @@ public sealed class RemoteGuardTests
             {
                 r.Endpoint = endpoint;
                 r.Model = ModelName;
-                r.AttemptTimeout = TimeSpan.FromMilliseconds(300);
-                r.TotalTimeout = TimeSpan.FromMilliseconds(900);
+                // Generous limits where the server should answer (a loaded CI machine), short ones for the timeout tests.
+                r.AttemptTimeout = shortTimeouts ? TimeSpan.FromMilliseconds(300) : TimeSpan.FromSeconds(10);
+                r.TotalTimeout = shortTimeouts ? TimeSpan.FromMilliseconds(900) : TimeSpan.FromSeconds(30);
                 r.MaxRetryAttempts = 1;
                 r.RetryDelay = TimeSpan.FromMilliseconds(10);
             });
