@@ -96,9 +96,9 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
         return all;
     }
 
-    /// <summary>Sends one short benign check and returns whether the server answered with a readable verdict.</summary>
+    /// <summary>Sends one short, fixed, benign check (used by the health check) to prove the server answers with a readable verdict.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The verdict.</returns>
+    /// <returns>The server's verdict on the probe.</returns>
     /// <exception cref="HttpRequestException">The server could not be reached or answered with an error.</exception>
     /// <exception cref="SafeRouteException">The answer could not be read.</exception>
     public ValueTask<SafetyVerdict> ProbeAsync(CancellationToken cancellationToken = default) =>

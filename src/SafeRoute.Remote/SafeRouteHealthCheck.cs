@@ -6,7 +6,8 @@ namespace SafeRoute.Remote;
 /// <summary>
 /// Health of a <see cref="RoutedSafetyGuard"/>: Healthy when the small guard's model is loaded and answers a fixed probe
 /// and the large tier (local model or remote server) answers it too; Degraded when only the large tier fails (the routed
-/// guard still answers, under its <see cref="LargeGuardFailurePolicy"/>); Unhealthy when the small guard fails.
+/// guard still answers, under its <see cref="LargeGuardFailurePolicy"/>); the registration's failure status (Unhealthy by
+/// default) when the small guard fails.
 /// The probe is a constant benign text; no user text is involved.
 /// </summary>
 public sealed class SafeRouteHealthCheck : IHealthCheck
@@ -38,7 +39,7 @@ public sealed class SafeRouteHealthCheck : IHealthCheck
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return HealthCheckResult.Unhealthy("The small guard is not loaded or does not answer.", ex, data);
+            return new HealthCheckResult(context?.Registration?.FailureStatus ?? HealthStatus.Unhealthy, "The small guard is not loaded or does not answer.", ex, data);
         }
 
         started = Stopwatch.GetTimestamp();
@@ -57,7 +58,7 @@ public sealed class SafeRouteHealthCheck : IHealthCheck
         {
             data["failure_policy"] = guard.FailurePolicy.ToString();
             return new HealthCheckResult(
-                context?.Registration?.FailureStatus == HealthStatus.Unhealthy ? HealthStatus.Degraded : context?.Registration?.FailureStatus ?? HealthStatus.Degraded,
+                HealthStatus.Degraded,
                 $"The large guard tier does not answer; routed inputs are handled by the {guard.FailurePolicy} policy.",
                 ex,
                 data);
