@@ -1,4 +1,8 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using SafeRoute.Diagnostics;
 using SafeRoute.Onnx;
 using SafeRoute.Routing;
 
@@ -19,6 +23,8 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     private readonly ISafetyGuard _large;
     private readonly ISafetyRouter _router;
     private readonly bool _ownsGuards;
+    private readonly SafeRouteTelemetry _telemetry;
+    private readonly ILogger _logger;
     private volatile bool _disposed;
 
     /// <summary>Creates a routed guard.</summary>
@@ -61,6 +67,8 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         _ownsGuards = options.OwnsGuards;
         Threshold = threshold;
         FailurePolicy = options.FailurePolicy;
+        _telemetry = SafeRouteTelemetry.Create(options.MeterFactory);
+        _logger = options.LoggerFactory?.CreateLogger<RoutedSafetyGuard>() ?? (ILogger)NullLogger.Instance;
     }
 
     /// <summary>Loads both guards and the router that <paramref name="options"/> describe (the default demonstration
@@ -127,7 +135,20 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         ArgumentNullException.ThrowIfNull(requests);
         ObjectDisposedException.ThrowIf(_disposed, this);
         bool needsFeatures = _router.FeatureSize is not null;
-        GuardOutput[] smallOutputs = _small.ForwardBatch(requests, needsFeatures, cancellationToken);
+        _telemetry.BatchSize.Record(requests.Count);
+        GuardOutput[] smallOutputs;
+        long started = Stopwatch.GetTimestamp();
+        using (Activity? activity = SafeRouteTelemetry.ActivitySource.StartActivity("SafeRoute small guard"))
+        {
+            activity?.SetTag(SafeRouteTelemetry.TierTag, "small");
+            activity?.SetTag("saferoute.batch_size", requests.Count);
+            smallOutputs = _small.ForwardBatch(requests, needsFeatures, cancellationToken);
+        }
+
+        _telemetry.GuardDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>(SafeRouteTelemetry.TierTag, "small"));
+        Activity? routerActivity = SafeRouteTelemetry.ActivitySource.StartActivity("SafeRoute router");
+        routerActivity?.SetTag("saferoute.router", _router.Name);
+        routerActivity?.SetTag("saferoute.threshold", Threshold);
 
         var verdicts = new SafetyVerdict[requests.Count];
         List<int>? routed = null;
@@ -153,8 +174,11 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
             }
         }
 
+        routerActivity?.SetTag("saferoute.routed_count", routed?.Count ?? 0);
+        routerActivity?.Dispose();
         if (routed is null)
         {
+            Record(verdicts, 0);
             return verdicts;
         }
 
@@ -166,6 +190,10 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
 
         IReadOnlyList<SafetyVerdict>? largeVerdicts;
         Exception? failure = null;
+        long largeStarted = Stopwatch.GetTimestamp();
+        using Activity? largeActivity = SafeRouteTelemetry.ActivitySource.StartActivity("SafeRoute large guard");
+        largeActivity?.SetTag(SafeRouteTelemetry.TierTag, "large");
+        largeActivity?.SetTag("saferoute.batch_size", largeRequests.Length);
         try
         {
             largeVerdicts = largeRequests.Length == 1
@@ -184,6 +212,20 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         {
             largeVerdicts = null;
             failure = ex;
+        }
+        catch (Exception ex)
+        {
+            RecordLargeFailure(ex, routed.Count);
+            throw;
+        }
+        finally
+        {
+            _telemetry.GuardDuration.Record(Stopwatch.GetElapsedTime(largeStarted).TotalSeconds, new KeyValuePair<string, object?>(SafeRouteTelemetry.TierTag, "large"));
+        }
+
+        if (failure is not null)
+        {
+            RecordLargeFailure(failure, routed.Count);
         }
 
         for (int k = 0; k < routed.Count; k++)
@@ -220,7 +262,33 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
             }
         }
 
+        Record(verdicts, routed.Count);
         return verdicts;
+    }
+
+    private void RecordLargeFailure(Exception exception, int count)
+    {
+        Activity.Current?.SetStatus(ActivityStatusCode.Error, exception.GetType().Name);
+        _telemetry.LargeGuardFailures.Add(count, new KeyValuePair<string, object?>(SafeRouteTelemetry.PolicyTag, FailurePolicy.ToString()));
+        SafeRouteLog.LargeGuardFailed(_logger, count, FailurePolicy, exception);
+    }
+
+    private void Record(SafetyVerdict[] verdicts, int routedCount)
+    {
+        int unsafeCount = 0;
+        foreach (SafetyVerdict verdict in verdicts)
+        {
+            string outcome = verdict.IsDegraded ? "degraded" : verdict.IsUnsafe ? "unsafe" : "safe";
+            unsafeCount += verdict.IsUnsafe ? 1 : 0;
+            _telemetry.Verdicts.Add(
+                1,
+                new KeyValuePair<string, object?>(SafeRouteTelemetry.TierTag, SafeRouteTelemetry.TierName(verdict.DecidedBy)),
+                new KeyValuePair<string, object?>(SafeRouteTelemetry.OutcomeTag, outcome));
+        }
+
+        _telemetry.Requests.Add(routedCount, new KeyValuePair<string, object?>(SafeRouteTelemetry.RoutedTag, true));
+        _telemetry.Requests.Add(verdicts.Length - routedCount, new KeyValuePair<string, object?>(SafeRouteTelemetry.RoutedTag, false));
+        SafeRouteLog.Checked(_logger, verdicts.Length, routedCount, unsafeCount);
     }
 
     /// <inheritdoc/>

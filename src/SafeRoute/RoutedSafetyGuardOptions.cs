@@ -1,3 +1,6 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+
 namespace SafeRoute;
 
 /// <summary>Settings of a <see cref="RoutedSafetyGuard"/>.</summary>
@@ -16,4 +19,13 @@ public sealed class RoutedSafetyGuardOptions
     /// (and the router, when it is disposable).</summary>
     /// <value>The default is <see langword="false"/>: the caller keeps ownership.</value>
     public bool OwnsGuards { get; set; }
+
+    /// <summary>Gets or sets the meter factory that creates the "SafeRoute" meter.</summary>
+    /// <value>The default is <see langword="null"/>: a process-wide "SafeRoute" meter. <c>AddSafeRoute</c> passes the
+    /// container's <see cref="IMeterFactory"/> when one is registered.</value>
+    public IMeterFactory? MeterFactory { get; set; }
+
+    /// <summary>Gets or sets the logger factory for the routed guard's source-generated log messages (which never contain user text).</summary>
+    /// <value>The default is <see langword="null"/>: no logging.</value>
+    public ILoggerFactory? LoggerFactory { get; set; }
 }

@@ -106,7 +106,14 @@ public static class SafeRouteServiceCollectionExtensions
                 sp.GetRequiredKeyedService<OnnxSafetyGuard>(SafeRouteServiceKeys.Small),
                 sp.GetRequiredKeyedService<ISafetyGuard>(SafeRouteServiceKeys.Large),
                 sp.GetRequiredService<ISafetyRouter>(),
-                new RoutedSafetyGuardOptions { Threshold = options.Threshold, FailurePolicy = options.FailurePolicy, OwnsGuards = false });
+                new RoutedSafetyGuardOptions
+                {
+                    Threshold = options.Threshold,
+                    FailurePolicy = options.FailurePolicy,
+                    OwnsGuards = false,
+                    MeterFactory = sp.GetService<System.Diagnostics.Metrics.IMeterFactory>(),
+                    LoggerFactory = sp.GetService<Microsoft.Extensions.Logging.ILoggerFactory>(),
+                });
         });
         services.TryAddSingleton<ISafetyGuard>(static sp => sp.GetRequiredService<RoutedSafetyGuard>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SafeRouteWarmUpService>());

@@ -1,0 +1,15 @@
+using SafeRoute;
+using SafeRoute.GuardServer;
+
+// Serves a guard model folder over the OpenAI-compatible /v1/completions contract (see GuardServerEndpoints).
+//   dotnet run --project samples/SafeRoute.GuardServer -- --GuardServer:ModelPath=path/to/model --urls http://127.0.0.1:8000
+// With no ModelPath it serves the default demonstration large guard.
+WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
+string modelPath = builder.Configuration["GuardServer:ModelPath"] is { Length: > 0 } path ? path : DefaultGuardModels.LargeModelPath;
+string modelName = builder.Configuration["GuardServer:ModelName"] is { Length: > 0 } name ? name : Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath));
+builder.Services.AddSingleton(_ => OnnxSafetyGuard.Create(modelPath, tier: GuardTier.Large));
+
+WebApplication app = builder.Build();
+GuardServerEndpoints.Map(app, app.Services.GetRequiredService<OnnxSafetyGuard>(), modelName);
+Console.WriteLine($"Serving guard model {modelName} from {modelPath}");
+await app.RunAsync().ConfigureAwait(false);

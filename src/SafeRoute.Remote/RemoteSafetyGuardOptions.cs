@@ -1,0 +1,112 @@
+namespace SafeRoute.Remote;
+
+/// <summary>Settings of a <see cref="RemoteSafetyGuard"/>.</summary>
+public sealed class RemoteSafetyGuardOptions
+{
+    /// <summary>The name of the <see cref="System.Net.Http.HttpClient"/> that <c>AddSafeRouteRemoteGuard</c> registers.</summary>
+    public const string HttpClientName = "SafeRoute.Remote";
+
+    /// <summary>Gets or sets the server's base address, for example <c>http://vllm:8000/</c>.</summary>
+    public Uri? Endpoint { get; set; }
+
+    /// <summary>Gets or sets the path of the completions API relative to <see cref="Endpoint"/>.</summary>
+    /// <value>The default is <c>v1/completions</c>.</value>
+    public string CompletionsPath { get; set; } = "v1/completions";
+
+    /// <summary>Gets or sets the model name sent in each request (vLLM: the served model name).</summary>
+    public string Model { get; set; } = "";
+
+    /// <summary>Gets or sets an API key sent as a bearer token; <see langword="null"/> for none.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether the server runs Llama Guard 3 8B (categories S1–S14) rather than 1B (S1–S13).</summary>
+    /// <value>The default is <see langword="true"/>.</value>
+    public bool Is8B { get; set; } = true;
+
+    /// <summary>Gets or sets a value indicating whether the prompt text starts with <c>&lt;|begin_of_text|&gt;</c>.</summary>
+    /// <value>The default is <see langword="false"/>: vLLM, TGI and llama.cpp add the BOS token themselves when they
+    /// tokenize a completions prompt, so writing it again would double it.</value>
+    public bool IncludeBeginOfText { get; set; }
+
+    /// <summary>Gets or sets how many top logprobs to request (the <c>logprobs</c> field).</summary>
+    /// <value>The default is 5. Between 2 and 20.</value>
+    public int TopLogprobs { get; set; } = 5;
+
+    /// <summary>Gets or sets the most inputs sent in one request (as a prompt array).</summary>
+    /// <value>The default is 16.</value>
+    public int MaxBatchSize { get; set; } = 16;
+
+    /// <summary>Gets or sets the time one attempt may take.</summary>
+    /// <value>The default is 10 seconds.</value>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Gets or sets the time a call may take with all its retries.</summary>
+    /// <value>The default is 30 seconds.</value>
+    public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Gets or sets how many times a failed attempt (transport error, 408, 429, 5xx, attempt timeout) is retried,
+    /// with exponential back-off and jitter.</summary>
+    /// <value>The default is 2.</value>
+    public int MaxRetryAttempts { get; set; } = 2;
+
+    /// <summary>Gets or sets the first retry delay (later ones grow exponentially, with jitter).</summary>
+    /// <value>The default is 200 ms.</value>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Gets or sets the failure ratio over the sampling window that opens the circuit breaker.</summary>
+    /// <value>The default is 0.5.</value>
+    public double CircuitBreakerFailureRatio { get; set; } = 0.5;
+
+    /// <summary>Gets or sets how long the circuit stays open before a trial call.</summary>
+    /// <value>The default is 15 seconds.</value>
+    public TimeSpan CircuitBreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Gets or sets the tier reported in the verdicts.</summary>
+    /// <value>The default is <see cref="GuardTier.Large"/>.</value>
+    public GuardTier Tier { get; set; } = GuardTier.Large;
+
+    /// <summary>Throws when a setting is invalid.</summary>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    internal void Validate()
+    {
+        if (Endpoint is null || !Endpoint.IsAbsoluteUri || (Endpoint.Scheme != Uri.UriSchemeHttp && Endpoint.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(Endpoint)} must be an absolute http(s) address, for example http://vllm:8000/ (got '{Endpoint}').");
+        }
+
+        if (string.IsNullOrWhiteSpace(Model))
+        {
+            throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(Model)} must name the served model (vLLM: --served-model-name).");
+        }
+
+        if (string.IsNullOrWhiteSpace(CompletionsPath))
+        {
+            throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(CompletionsPath)} must not be empty.");
+        }
+
+        if (TopLogprobs is < 2 or > 20)
+        {
+            throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(TopLogprobs)} must be between 2 and 20 (got {TopLogprobs}).");
+        }
+
+        if (MaxBatchSize < 1)
+        {
+            throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(MaxBatchSize)} must be at least 1 (got {MaxBatchSize}).");
+        }
+
+        if (AttemptTimeout <= TimeSpan.Zero || TotalTimeout < AttemptTimeout)
+        {
+            throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(AttemptTimeout)} must be positive and at most {nameof(TotalTimeout)} (got {AttemptTimeout} and {TotalTimeout}).");
+        }
+
+        if (MaxRetryAttempts < 0 || RetryDelay < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(MaxRetryAttempts)} and {nameof(RetryDelay)} must not be negative.");
+        }
+
+        if (!(CircuitBreakerFailureRatio is > 0 and <= 1) || CircuitBreakerBreakDuration < TimeSpan.FromMilliseconds(500))
+        {
+            throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(CircuitBreakerFailureRatio)} must be in (0, 1] and {nameof(CircuitBreakerBreakDuration)} at least 0.5 s.");
+        }
+    }
+}
