@@ -42,7 +42,7 @@ public sealed class DefaultModelsReproductionTests
     public void Library_TokenizesEveryDevelopmentRowExactlyAsTraining()
     {
         Fixture fixture = Dev.Value;
-        IReadOnlyDictionary<string, SafetyExample> data = LoadData();
+        Dictionary<string, SafetyExample> data = LoadData();
         PromptEncoder small = PromptEncoder.Create(GuardManifest.Load(DefaultGuardModels.SmallModelPath));
         PromptEncoder large = PromptEncoder.Create(GuardManifest.Load(DefaultGuardModels.LargeModelPath));
 
@@ -157,11 +157,11 @@ public sealed class DefaultModelsReproductionTests
 
     private static SafetyRequest[] Requests(Fixture fixture)
     {
-        IReadOnlyDictionary<string, SafetyExample> data = LoadData();
+        Dictionary<string, SafetyExample> data = LoadData();
         return [.. fixture.Rows.Select(r => new SafetyRequest(data[r.Id].Prompt, data[r.Id].Response))];
     }
 
-    private static IReadOnlyDictionary<string, SafetyExample> LoadData()
+    private static Dictionary<string, SafetyExample> LoadData()
     {
         string directory = SharedFiles.RequireTrainingData();
         var byId = new Dictionary<string, SafetyExample>(StringComparer.Ordinal);
