@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -31,6 +32,8 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     private readonly string? _attentionMaskName;
     private readonly string? _positionIdsName;
     private readonly string[] _outputNames;
+    private readonly string[] _inputNames;
+    private readonly RunOptions _sharedRunOptions = new();
     private readonly int _hiddenOutputIndex;
     private readonly int _logitsOutputIndex;
     private readonly int _maxBatchSize;
@@ -72,6 +75,18 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
 
         _outputNames = [.. outputs];
+        var inputNames = new List<string>(3) { _inputIdsName };
+        if (_attentionMaskName is not null)
+        {
+            inputNames.Add(_attentionMaskName);
+        }
+
+        if (_positionIdsName is not null)
+        {
+            inputNames.Add(_positionIdsName);
+        }
+
+        _inputNames = [.. inputNames];
     }
 
     /// <summary>Gets the model's name (the manifest's <c>name</c>, else the folder name).</summary>
@@ -97,6 +112,9 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
 
     /// <summary>How many ONNX Runtime runs this guard has started (diagnostics and tests).</summary>
     internal long RunCount => Interlocked.Read(ref _runCount);
+
+    /// <summary>Called with the batch size just before each ONNX Runtime run (tests and diagnostics).</summary>
+    internal Action<int>? RunObserver { get; set; }
 
     internal PromptEncoder Encoder => _encoder;
 
@@ -179,8 +197,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_disposed, this);
         cancellationToken.ThrowIfCancellationRequested();
-        GuardOutput output = Forward([_encoder.Encode(request)], wantFeatures: false, cancellationToken)[0];
-        return new ValueTask<SafetyVerdict>(ToVerdict(output));
+        return new ValueTask<SafetyVerdict>(ToVerdict(ForwardOne(_encoder.Encode(request), wantFeatures: false, cancellationToken)));
     }
 
     /// <inheritdoc/>
@@ -217,6 +234,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
 
         _disposed = true;
         _session.Dispose();
+        _sharedRunOptions.Dispose();
     }
 
     /// <inheritdoc/>
@@ -247,7 +265,20 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     internal GuardOutput ForwardRaw(string prompt, string? response, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return Forward([_encoder.EncodeRaw(prompt, response)], wantFeatures: false, cancellationToken)[0];
+        return ForwardOne(_encoder.EncodeRaw(prompt, response), wantFeatures: false, cancellationToken);
+    }
+
+    /// <summary>Runs one encoded prompt (no arrays allocated around it).</summary>
+    internal GuardOutput ForwardOne(EncodedPrompt encoded, bool wantFeatures, CancellationToken cancellationToken)
+    {
+        if (wantFeatures && !HasFeatures)
+        {
+            throw new InvalidOperationException($"Guard model '{Name}' exposes no hidden-state output ('hiddenStateOutput' in its manifest), so a feature router cannot read it.");
+        }
+
+        GuardOutput output = default;
+        RunChunk(new ReadOnlySpan<EncodedPrompt>(in encoded), new Span<GuardOutput>(ref output), wantFeatures, cancellationToken);
+        return output;
     }
 
     internal GuardOutput[] Forward(EncodedPrompt[] encoded, bool wantFeatures, CancellationToken cancellationToken)
@@ -276,51 +307,56 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             seq = Math.Max(seq, row.TokenIds.Length);
         }
 
-        // Left padding: the last position is a real token in every row.
-        long[] ids = new long[batch * seq];
-        long[] mask = new long[batch * seq];
-        long[] positions = new long[batch * seq];
-        long pad = _manifest.PadTokenId;
-        for (int r = 0; r < batch; r++)
-        {
-            int[] tokens = rows[r].TokenIds;
-            int offset = seq - tokens.Length;
-            int rowStart = r * seq;
-            ids.AsSpan(rowStart, offset).Fill(pad);
-            for (int j = 0; j < tokens.Length; j++)
-            {
-                ids[rowStart + offset + j] = tokens[j];
-                mask[rowStart + offset + j] = 1;
-                positions[rowStart + offset + j] = j;
-            }
-        }
-
-        long[] shape = [batch, seq];
-        var inputNames = new List<string>(3) { _inputIdsName };
-        var inputValues = new List<OrtValue>(3);
-        using var runOptions = new RunOptions();
+        // Left padding: the last position is a real token in every row. Buffers come from the pool and ONNX Runtime
+        // reads them in place (pinned for the run), so a call allocates no tensor memory of its own.
+        int total = batch * seq;
+        long[] ids = ArrayPool<long>.Shared.Rent(total);
+        long[] mask = ArrayPool<long>.Shared.Rent(total);
+        long[] positions = ArrayPool<long>.Shared.Rent(total);
+        OrtValue[] inputValues = new OrtValue[_inputNames.Length];
+        RunOptions? ownRunOptions = null;
         try
         {
-            inputValues.Add(OrtValue.CreateTensorValueFromMemory(ids, shape));
+            long pad = _manifest.PadTokenId;
+            for (int r = 0; r < batch; r++)
+            {
+                int[] tokens = rows[r].TokenIds;
+                int offset = seq - tokens.Length;
+                int rowStart = r * seq;
+                ids.AsSpan(rowStart, offset).Fill(pad);
+                mask.AsSpan(rowStart, offset).Clear();
+                positions.AsSpan(rowStart, offset).Clear();
+                for (int j = 0; j < tokens.Length; j++)
+                {
+                    ids[rowStart + offset + j] = tokens[j];
+                    mask[rowStart + offset + j] = 1;
+                    positions[rowStart + offset + j] = j;
+                }
+            }
+
+            long[] shape = [batch, seq];
+            inputValues[0] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<long>(ids, 0, total), shape);
+            int next = 1;
             if (_attentionMaskName is not null)
             {
-                inputNames.Add(_attentionMaskName);
-                inputValues.Add(OrtValue.CreateTensorValueFromMemory(mask, shape));
+                inputValues[next++] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<long>(mask, 0, total), shape);
             }
 
             if (_positionIdsName is not null)
             {
-                inputNames.Add(_positionIdsName);
-                inputValues.Add(OrtValue.CreateTensorValueFromMemory(positions, shape));
+                inputValues[next] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<long>(positions, 0, total), shape);
             }
 
+            // One RunOptions per cancellable call (Terminate is per RunOptions); calls that cannot be cancelled share one.
+            RunOptions runOptions = cancellationToken.CanBeCanceled ? (ownRunOptions = new RunOptions()) : _sharedRunOptions;
             IDisposableReadOnlyCollection<OrtValue> outputs;
-            using (cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions))
+            using (cancellationToken.CanBeCanceled ? cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions) : default)
             {
                 try
                 {
                     Interlocked.Increment(ref _runCount);
-                    outputs = _session.Run(runOptions, inputNames, inputValues, _outputNames);
+                    RunObserver?.Invoke(batch);
+                    outputs = _session.Run(runOptions, _inputNames, inputValues, _outputNames);
                 }
                 catch (OnnxRuntimeException ex) when (cancellationToken.IsCancellationRequested)
                 {
@@ -341,10 +377,15 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
         finally
         {
-            foreach (OrtValue value in inputValues)
+            foreach (OrtValue? value in inputValues)
             {
-                value.Dispose();
+                value?.Dispose();
             }
+
+            ownRunOptions?.Dispose();
+            ArrayPool<long>.Shared.Return(ids);
+            ArrayPool<long>.Shared.Return(mask);
+            ArrayPool<long>.Shared.Return(positions);
         }
     }
 
