@@ -31,6 +31,12 @@ public sealed class GuardModelOptions
     /// <value>The default is 16.</value>
     public int MaxBatchSize { get; set; } = 16;
 
+    /// <summary>Gets or sets opt-in micro-batching of concurrent calls (off by default).</summary>
+    public MicroBatchingOptions MicroBatching { get; set; } = new();
+
+    /// <summary>Gets or sets the clock micro-batching waits with (tests replace it).</summary>
+    internal TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
     /// <summary>Gets or sets a context length that overrides the manifest's <c>maxSequenceLength</c>.</summary>
     /// <value>The default is <see langword="null"/>: the manifest's value.</value>
     public int? MaxSequenceLength { get; set; }

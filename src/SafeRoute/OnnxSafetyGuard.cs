@@ -34,6 +34,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     private readonly string[] _outputNames;
     private readonly string[] _inputNames;
     private readonly RunOptions _sharedRunOptions = new();
+    private readonly MicroBatcher? _batcher;
     private readonly int _hiddenOutputIndex;
     private readonly int _logitsOutputIndex;
     private readonly int _maxBatchSize;
@@ -87,6 +88,10 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
 
         _inputNames = [.. inputNames];
+        if (options.MicroBatching.Enabled)
+        {
+            _batcher = new MicroBatcher((prompts, wantFeatures) => Forward(prompts, wantFeatures, CancellationToken.None), Name, options.MicroBatching, options.TimeProvider);
+        }
     }
 
     /// <summary>Gets the model's name (the manifest's <c>name</c>, else the folder name).</summary>
@@ -118,6 +123,9 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
 
     internal PromptEncoder Encoder => _encoder;
 
+    /// <summary>Gets the micro-batcher, or <see langword="null"/> when micro-batching is off.</summary>
+    internal MicroBatcher? Batcher => _batcher;
+
     /// <summary>Loads a guard from a model folder.</summary>
     /// <param name="modelDirectory">The folder that holds <c>saferoute.json</c>.</param>
     /// <param name="options">How to run it; <see langword="null"/> for the defaults (CPU).</param>
@@ -131,6 +139,15 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         ArgumentException.ThrowIfNullOrWhiteSpace(modelDirectory);
         options ??= new GuardModelOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatchSize, 1, nameof(options));
+        if (options.MicroBatching is null)
+        {
+            throw new ArgumentException("GuardModelOptions.MicroBatching must not be null.", nameof(options));
+        }
+
+        if (options.MicroBatching.Problems() is { Count: > 0 } batchingProblems)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "GuardModelOptions.MicroBatching." + string.Join(" GuardModelOptions.MicroBatching.", batchingProblems));
+        }
         if (options.MaxSequenceLength is { } overrideLength)
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(overrideLength, 8, nameof(options));
@@ -197,7 +214,13 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_disposed, this);
         cancellationToken.ThrowIfCancellationRequested();
-        return new ValueTask<SafetyVerdict>(ToVerdict(ForwardOne(_encoder.Encode(request), wantFeatures: false, cancellationToken)));
+        EncodedPrompt encoded = _encoder.Encode(request);
+        if (_batcher is not null)
+        {
+            return EvaluateBatchedAsync(_batcher.EnqueueAsync(encoded, wantFeatures: false, cancellationToken));
+        }
+
+        return new ValueTask<SafetyVerdict>(ToVerdict(ForwardOne(encoded, wantFeatures: false, cancellationToken)));
     }
 
     /// <inheritdoc/>
@@ -233,6 +256,9 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
 
         _disposed = true;
+
+        // The batcher first: it waits for the batch in flight and fails queued callers before the session goes.
+        _batcher?.Dispose();
         _session.Dispose();
         _sharedRunOptions.Dispose();
     }
@@ -260,6 +286,27 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
 
         return Forward(encoded, wantFeatures, cancellationToken);
+    }
+
+    /// <summary>Like <see cref="ForwardBatch"/>, but a single request goes through the micro-batcher when it is on.</summary>
+    internal ValueTask<GuardOutput[]> ForwardBatchAsync(IReadOnlyList<SafetyRequest> requests, bool wantFeatures, CancellationToken cancellationToken)
+    {
+        if (_batcher is null || requests is not { Count: 1 })
+        {
+            return new ValueTask<GuardOutput[]>(ForwardBatch(requests, wantFeatures, cancellationToken));
+        }
+
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (wantFeatures && !HasFeatures)
+        {
+            throw new InvalidOperationException($"Guard model '{Name}' exposes no hidden-state output ('hiddenStateOutput' in its manifest), so a feature router cannot read it.");
+        }
+
+        SafetyRequest request = requests[0] ?? throw new ArgumentNullException(nameof(requests), "requests[0] is null.");
+        return OneBatchedAsync(_batcher.EnqueueAsync(_encoder.Encode(request), wantFeatures, cancellationToken));
+
+        static async ValueTask<GuardOutput[]> OneBatchedAsync(Task<GuardOutput> pending) => [await pending.ConfigureAwait(false)];
     }
 
     internal GuardOutput ForwardRaw(string prompt, string? response, CancellationToken cancellationToken)
@@ -457,6 +504,8 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             results[r] = new GuardOutput(safe, @unsafe, wantFeatures ? h.ToArray() : null, rows[r].Truncated);
         }
     }
+
+    private async ValueTask<SafetyVerdict> EvaluateBatchedAsync(Task<GuardOutput> pending) => ToVerdict(await pending.ConfigureAwait(false));
 
     private SafetyVerdict ToVerdict(GuardOutput output)
     {

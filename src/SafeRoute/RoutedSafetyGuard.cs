@@ -127,7 +127,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         ArgumentNullException.ThrowIfNull(requests);
         ObjectDisposedException.ThrowIf(_disposed, this);
         bool needsFeatures = _router.FeatureSize is not null;
-        GuardOutput[] smallOutputs = _small.ForwardBatch(requests, needsFeatures, cancellationToken);
+        GuardOutput[] smallOutputs = await _small.ForwardBatchAsync(requests, needsFeatures, cancellationToken).ConfigureAwait(false);
 
         var verdicts = new SafetyVerdict[requests.Count];
         List<int>? routed = null;
