@@ -35,6 +35,12 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     private readonly string[] _inputNames;
     private readonly RunOptions _sharedRunOptions = new();
     private readonly MicroBatcher? _batcher;
+
+    [ThreadStatic]
+    private static OrtValue?[]?[]? t_inputValues;
+
+    [ThreadStatic]
+    private static long[]? t_shape;
     private readonly int _hiddenOutputIndex;
     private readonly int _logitsOutputIndex;
     private readonly int _maxBatchSize;
@@ -214,13 +220,16 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_disposed, this);
         cancellationToken.ThrowIfCancellationRequested();
-        EncodedPrompt encoded = _encoder.Encode(request);
         if (_batcher is not null)
         {
-            return EvaluateBatchedAsync(_batcher.EnqueueAsync(encoded, wantFeatures: false, cancellationToken));
+            return EvaluateBatchedAsync(_batcher.EnqueueAsync(_encoder.Encode(request), wantFeatures: false, cancellationToken));
         }
 
-        return new ValueTask<SafetyVerdict>(ToVerdict(ForwardOne(encoded, wantFeatures: false, cancellationToken)));
+        // The ids stay in this thread's encoder buffer: nothing between encoding and the run encodes again.
+        ReadOnlySpan<int> ids = _encoder.EncodeTransient(request, out bool truncated);
+        GuardOutput output = default;
+        RunChunk([], ids, truncated, new Span<GuardOutput>(ref output), wantFeatures: false, cancellationToken);
+        return new ValueTask<SafetyVerdict>(ToVerdict(output));
     }
 
     /// <inheritdoc/>
@@ -324,7 +333,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
 
         GuardOutput output = default;
-        RunChunk(new ReadOnlySpan<EncodedPrompt>(in encoded), new Span<GuardOutput>(ref output), wantFeatures, cancellationToken);
+        RunChunk(new ReadOnlySpan<EncodedPrompt>(in encoded), default, false, new Span<GuardOutput>(ref output), wantFeatures, cancellationToken);
         return output;
     }
 
@@ -339,16 +348,19 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         for (int start = 0; start < encoded.Length; start += _maxBatchSize)
         {
             int count = Math.Min(_maxBatchSize, encoded.Length - start);
-            RunChunk(encoded.AsSpan(start, count), results.AsSpan(start, count), wantFeatures, cancellationToken);
+            RunChunk(encoded.AsSpan(start, count), default, false, results.AsSpan(start, count), wantFeatures, cancellationToken);
         }
 
         return results;
     }
 
-    private void RunChunk(ReadOnlySpan<EncodedPrompt> rows, Span<GuardOutput> results, bool wantFeatures, CancellationToken cancellationToken)
+    /// <summary>Runs one padded batch: the rows of <paramref name="rows"/>, or, when it is empty, the single row
+    /// <paramref name="singleIds"/> (which may live in the encoder's per-thread buffer).</summary>
+    private void RunChunk(ReadOnlySpan<EncodedPrompt> rows, ReadOnlySpan<int> singleIds, bool singleTruncated, Span<GuardOutput> results, bool wantFeatures, CancellationToken cancellationToken)
     {
-        int batch = rows.Length;
-        int seq = 1;
+        bool single = rows.IsEmpty;
+        int batch = single ? 1 : rows.Length;
+        int seq = Math.Max(1, singleIds.Length);
         foreach (EncodedPrompt row in rows)
         {
             seq = Math.Max(seq, row.TokenIds.Length);
@@ -360,14 +372,16 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         long[] ids = ArrayPool<long>.Shared.Rent(total);
         long[] mask = ArrayPool<long>.Shared.Rent(total);
         long[] positions = ArrayPool<long>.Shared.Rent(total);
-        OrtValue[] inputValues = new OrtValue[_inputNames.Length];
+        // Per-thread shape and input arrays: ONNX Runtime copies the shape, and the run ends before this method does.
+        OrtValue?[] inputValues = (t_inputValues ??= new OrtValue?[4][])[_inputNames.Length] ??= new OrtValue?[_inputNames.Length];
+        long[] shape = t_shape ??= new long[2];
         RunOptions? ownRunOptions = null;
         try
         {
             long pad = _manifest.PadTokenId;
             for (int r = 0; r < batch; r++)
             {
-                int[] tokens = rows[r].TokenIds;
+                ReadOnlySpan<int> tokens = single ? singleIds : rows[r].TokenIds;
                 int offset = seq - tokens.Length;
                 int rowStart = r * seq;
                 ids.AsSpan(rowStart, offset).Fill(pad);
@@ -381,7 +395,8 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
                 }
             }
 
-            long[] shape = [batch, seq];
+            shape[0] = batch;
+            shape[1] = seq;
             inputValues[0] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<long>(ids, 0, total), shape);
             int next = 1;
             if (_attentionMaskName is not null)
@@ -403,7 +418,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
                 {
                     Interlocked.Increment(ref _runCount);
                     RunObserver?.Invoke(batch);
-                    outputs = _session.Run(runOptions, _inputNames, inputValues, _outputNames);
+                    outputs = _session.Run(runOptions, _inputNames, inputValues!, _outputNames);
                 }
                 catch (OnnxRuntimeException ex) when (cancellationToken.IsCancellationRequested)
                 {
@@ -419,14 +434,15 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             using (outputs)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                ReadOutputs(outputs, rows, results, batch, seq, wantFeatures);
+                ReadOutputs(outputs, rows, singleTruncated, results, batch, seq, wantFeatures);
             }
         }
         finally
         {
-            foreach (OrtValue? value in inputValues)
+            for (int i = 0; i < inputValues.Length; i++)
             {
-                value?.Dispose();
+                inputValues[i]?.Dispose();
+                inputValues[i] = null;
             }
 
             ownRunOptions?.Dispose();
@@ -436,27 +452,25 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
     }
 
-    private void ReadOutputs(IDisposableReadOnlyCollection<OrtValue> outputs, ReadOnlySpan<EncodedPrompt> rows, Span<GuardOutput> results, int batch, int seq, bool wantFeatures)
+    private void ReadOutputs(IDisposableReadOnlyCollection<OrtValue> outputs, ReadOnlySpan<EncodedPrompt> rows, bool singleTruncated, Span<GuardOutput> results, int batch, int seq, bool wantFeatures)
     {
         ReadOnlySpan<float> hidden = default;
         int hiddenSize = 0;
         if (_hiddenOutputIndex >= 0)
         {
             OrtValue hiddenValue = outputs[_hiddenOutputIndex];
-            long[] hiddenShape = hiddenValue.GetTensorTypeAndShape().Shape;
-            if (hiddenShape.Length != 3 || hiddenShape[0] != batch || hiddenShape[1] != seq)
+            ReadOnlySpan<float> data = hiddenValue.GetTensorDataAsSpan<float>();
+            if (_hiddenSize is { } expectedHidden && data.Length == (long)batch * seq * expectedHidden)
             {
-                throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.HiddenStateOutput}' has shape [{string.Join(", ", hiddenShape)}]; expected [{batch}, {seq}, H].");
+                // The usual case, checked without asking ONNX Runtime for the shape (which allocates): the element
+                // count matches [batch, seq, H] with the known H.
+                hiddenSize = expectedHidden;
+                hidden = data;
             }
-
-            hiddenSize = (int)hiddenShape[2];
-            if (_hiddenSize is { } known && known != hiddenSize)
+            else
             {
-                throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.HiddenStateOutput}' has hidden size {hiddenSize}, but {known} was expected from the manifest and lm_head rows.");
+                ReadHiddenShape(hiddenValue, batch, seq, ref hiddenSize, ref hidden);
             }
-
-            _hiddenSize ??= hiddenSize;
-            hidden = hiddenValue.GetTensorDataAsSpan<float>();
         }
 
         ReadOnlySpan<float> logits = default;
@@ -501,8 +515,26 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
                 throw new SafeRouteException($"Guard model '{Name}' produced non-finite verdict logits ({safe}, {@unsafe}); refusing to return a verdict.");
             }
 
-            results[r] = new GuardOutput(safe, @unsafe, wantFeatures ? h.ToArray() : null, rows[r].Truncated);
+            results[r] = new GuardOutput(safe, @unsafe, wantFeatures ? h.ToArray() : null, rows.IsEmpty ? singleTruncated : rows[r].Truncated);
         }
+    }
+
+    private void ReadHiddenShape(OrtValue hiddenValue, int batch, int seq, ref int hiddenSize, ref ReadOnlySpan<float> hidden)
+    {
+        long[] hiddenShape = hiddenValue.GetTensorTypeAndShape().Shape;
+        if (hiddenShape.Length != 3 || hiddenShape[0] != batch || hiddenShape[1] != seq)
+        {
+            throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.HiddenStateOutput}' has shape [{string.Join(", ", hiddenShape)}]; expected [{batch}, {seq}, H].");
+        }
+
+        hiddenSize = (int)hiddenShape[2];
+        if (_hiddenSize is { } known && known != hiddenSize)
+        {
+            throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.HiddenStateOutput}' has hidden size {hiddenSize}, but {known} was expected from the manifest and lm_head rows.");
+        }
+
+        _hiddenSize ??= hiddenSize;
+        hidden = hiddenValue.GetTensorDataAsSpan<float>();
     }
 
     private async ValueTask<SafetyVerdict> EvaluateBatchedAsync(Task<GuardOutput> pending) => ToVerdict(await pending.ConfigureAwait(false));

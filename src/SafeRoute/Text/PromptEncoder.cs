@@ -298,6 +298,25 @@ internal sealed partial class PromptEncoder
     /// <returns>The ids, at most <see cref="MaxSequenceLength"/> of them.</returns>
     public EncodedPrompt EncodeRaw(string prompt, string? response)
     {
+        ReadOnlySpan<int> ids = EncodeTransient(prompt, response, out bool truncated, out int[]? owned);
+        return new EncodedPrompt(owned ?? ids.ToArray(), truncated);
+    }
+
+    /// <summary>
+    /// Encodes without copying the ids out of this thread's scratch buffer: the span is valid only until the next
+    /// encoding on the same thread. Thread-safe.
+    /// </summary>
+    /// <param name="request">The request.</param>
+    /// <param name="truncated">Whether user text was shortened.</param>
+    /// <returns>The ids, at most <see cref="MaxSequenceLength"/> of them.</returns>
+    internal ReadOnlySpan<int> EncodeTransient(SafetyRequest request, out bool truncated)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return EncodeTransient(request.Prompt, request.Response, out truncated, out _);
+    }
+
+    private ReadOnlySpan<int> EncodeTransient(string prompt, string? response, out bool truncated, out int[]? owned)
+    {
         ArgumentNullException.ThrowIfNull(prompt);
         string p = Prepare(prompt);
         string? r = response is null || PythonText.IsAllWhiteSpace(response) ? null : Prepare(response);
@@ -310,11 +329,16 @@ internal sealed partial class PromptEncoder
             List<int> ids = Render(template, p, r);
             if (ids.Count <= MaxSequenceLength)
             {
-                return new EncodedPrompt([.. ids], false);
+                truncated = false;
+                owned = null;
+                return System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids);
             }
         }
 
-        return Truncate(template, p, r, available);
+        EncodedPrompt shortened = Truncate(template, p, r, available);
+        truncated = shortened.Truncated;
+        owned = shortened.TokenIds;
+        return owned;
     }
 
     private string Prepare(string text)
