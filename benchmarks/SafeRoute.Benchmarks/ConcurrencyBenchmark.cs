@@ -5,7 +5,7 @@ namespace SafeRoute.Benchmarks;
 /// <summary>
 /// Target 4 (concurrent callers): C callers at once, each making <see cref="RequestsPerCaller"/> sequential
 /// <c>EvaluateAsync</c> calls on the small default guard (default threads), without (Baseline) and with micro-batching
-/// (MaxBatchSize 32, MaxWait 1 ms). Same work per invocation, so the Ratio is the inverse throughput ratio.
+/// (MaxBatchSize 32, MaxWait 0). Same work per invocation, so the Ratio is the inverse throughput ratio.
 /// p50/p99 latency: see <see cref="LatencyReport"/> (the <c>short</c> mode prints it after these).
 /// </summary>
 [MemoryDiagnoser]

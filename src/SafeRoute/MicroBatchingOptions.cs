@@ -23,9 +23,11 @@ public sealed class MicroBatchingOptions
     public int MaxBatchSize { get; set; } = 16;
 
     /// <summary>Gets or sets how long the first waiting call of a batch waits for others before the batch runs.
-    /// While a batch runs, new calls queue anyway, so zero still batches under load.</summary>
-    /// <value>The default is 2 ms; zero to <see cref="MaxAllowedWait"/>.</value>
-    public TimeSpan MaxWait { get; set; } = TimeSpan.FromMilliseconds(2);
+    /// While a batch runs, new calls queue anyway, so zero still batches under load without delaying a lone caller.
+    /// A wait pays off only where one run costs much more than its rows (a GPU); on the CPU it mostly adds latency
+    /// (see benchmarks/README.md).</summary>
+    /// <value>The default is zero; zero to <see cref="MaxAllowedWait"/>.</value>
+    public TimeSpan MaxWait { get; set; } = TimeSpan.Zero;
 
     /// <summary>Checks the settings.</summary>
     /// <returns>One message per invalid setting (names relative to this object); empty when all are valid.</returns>

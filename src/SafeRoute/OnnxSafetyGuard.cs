@@ -345,14 +345,61 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
 
         var results = new GuardOutput[encoded.Length];
-        for (int start = 0; start < encoded.Length; start += _maxBatchSize)
+        if (encoded.Length == 1)
         {
-            int count = Math.Min(_maxBatchSize, encoded.Length - start);
-            RunChunk(encoded.AsSpan(start, count), default, false, results.AsSpan(start, count), wantFeatures, cancellationToken);
+            RunChunk(encoded, default, false, results, wantFeatures, cancellationToken);
+            return results;
+        }
+
+        // Rows sorted by length and cut into runs of similar length: padding every row to the longest of a random
+        // mix (chat inputs range from a few to hundreds of tokens) would cost more than the batching saves.
+        int[] order = new int[encoded.Length];
+        int[] lengths = new int[encoded.Length];
+        for (int i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+            lengths[i] = encoded[i].TokenIds.Length;
+        }
+
+        Array.Sort(lengths, order);
+        var sorted = new EncodedPrompt[encoded.Length];
+        for (int i = 0; i < order.Length; i++)
+        {
+            sorted[i] = encoded[order[i]];
+        }
+
+        var sortedResults = new GuardOutput[encoded.Length];
+        int start = 0;
+        while (start < sorted.Length)
+        {
+            int count = 1;
+            long tokens = lengths[start];
+            while (start + count < sorted.Length && count < _maxBatchSize)
+            {
+                int next = lengths[start + count];
+                if ((long)(count + 1) * next > (PaddingSlack * (tokens + next)) + 8)
+                {
+                    break;
+                }
+
+                tokens += next;
+                count++;
+            }
+
+            RunChunk(sorted.AsSpan(start, count), default, false, sortedResults.AsSpan(start, count), wantFeatures, cancellationToken);
+            start += count;
+        }
+
+        for (int i = 0; i < order.Length; i++)
+        {
+            results[order[i]] = sortedResults[i];
         }
 
         return results;
     }
+
+    /// <summary>A run's padded size (rows × longest row) may exceed its real tokens by this factor (plus 8 tokens).</summary>
+    private const double PaddingSlack = 1.25;
 
     /// <summary>Runs one padded batch: the rows of <paramref name="rows"/>, or, when it is empty, the single row
     /// <paramref name="singleIds"/> (which may live in the encoder's per-thread buffer).</summary>

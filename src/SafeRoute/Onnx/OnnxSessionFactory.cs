@@ -57,12 +57,14 @@ internal static class OnnxSessionFactory
             // - No spinning: ONNX Runtime's worker threads otherwise busy-wait after a run; the idle session's spinning
             //   threads would steal the cores the other session is computing on.
             // - One inter-op thread, sequential execution: the guards are chains of layers with nothing to run in parallel.
-            // - CPU memory arena and memory patterns on (GuardModelOptions.UseCpuMemoryArena): buffers are reused
-            //   between runs; the arena's peak is bounded by MaxBatchSize × the context length.
+            // - CPU memory arena on (GuardModelOptions.UseCpuMemoryArena): buffers are reused between runs; the arena's
+            //   peak is bounded by MaxBatchSize × the context length.
+            // - Memory patterns off: they pre-plan allocations for one input shape, and guard inputs change length on
+            //   nearly every call, so each new shape would be planned anew (ONNX Runtime's advice for dynamic shapes).
             sessionOptions.IntraOpNumThreads = options.IntraOpNumThreads ?? Math.Max(1, Environment.ProcessorCount);
             sessionOptions.InterOpNumThreads = 1;
             sessionOptions.EnableCpuMemArena = options.UseCpuMemoryArena;
-            sessionOptions.EnableMemoryPattern = true;
+            sessionOptions.EnableMemoryPattern = false;
             sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             sessionOptions.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
             AppendProvider(sessionOptions, chosen, modelName);
