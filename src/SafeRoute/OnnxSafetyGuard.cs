@@ -377,7 +377,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             while (start + count < sorted.Length && count < _maxBatchSize)
             {
                 int next = lengths[start + count];
-                if ((long)(count + 1) * next > (PaddingSlack * (tokens + next)) + 8)
+                if ((long)(count + 1) * next > (PaddingSlack * (tokens + next)) + PaddingAllowance)
                 {
                     break;
                 }
@@ -398,8 +398,11 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         return results;
     }
 
-    /// <summary>A run's padded size (rows × longest row) may exceed its real tokens by this factor (plus 8 tokens).</summary>
-    private const double PaddingSlack = 1.25;
+    /// <summary>A run's padded size (rows × longest row) may be up to this factor of its real tokens (plus
+    /// <see cref="PaddingAllowance"/>); a longer row starts the next run.</summary>
+    private const double PaddingSlack = 2.0;
+
+    private const int PaddingAllowance = 16;
 
     /// <summary>Runs one padded batch: the rows of <paramref name="rows"/>, or, when it is empty, the single row
     /// <paramref name="singleIds"/> (which may live in the encoder's per-thread buffer).</summary>

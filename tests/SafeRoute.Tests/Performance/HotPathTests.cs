@@ -73,6 +73,36 @@ public sealed class HotPathTests
     }
 
     [Test]
+    public async Task EvaluateBatchAsync_VeryDifferentLengths_RunInLengthGroups_InTheCallersOrder()
+    {
+        using OnnxSafetyGuard guard = OnnxSafetyGuard.Create(_small.Directory);
+        string longText = string.Join(' ', Enumerable.Repeat(TestGuard.BenignWords[1], 150));
+        SafetyRequest[] requests =
+        [
+            new(TestGuard.TriggerWords[0]),
+            new(longText + " " + TestGuard.TriggerWords[1]),
+            new(TestGuard.BenignWords[0]),
+            new(longText),
+            new(TestGuard.BenignWords[2] + " " + TestGuard.TriggerWords[2]),
+        ];
+        var single = new List<SafetyVerdict>();
+        foreach (SafetyRequest request in requests)
+        {
+            single.Add(await guard.EvaluateAsync(request));
+        }
+
+        var sizes = new List<int>();
+        guard.RunObserver = sizes.Add;
+        IReadOnlyList<SafetyVerdict> batch = await guard.EvaluateBatchAsync(requests);
+
+        Assert.That(sizes, Is.EqualTo(new[] { 3, 2 }), "the three short rows in one run, the two long ones in another, not all padded to the longest");
+        for (int i = 0; i < requests.Length; i++)
+        {
+            Assert.That(batch[i].UnsafeProbability, Is.EqualTo(single[i].UnsafeProbability).Within(1e-5), $"row {i}");
+        }
+    }
+
+    [Test]
     public async Task MemoryArenaOff_GivesTheSameVerdict()
     {
         using OnnxSafetyGuard withArena = OnnxSafetyGuard.Create(_small.Directory);
