@@ -5,7 +5,7 @@ namespace SafeRoute.Benchmarks;
 /// <summary>
 /// Target 4 (concurrent callers): C callers at once, each making <see cref="RequestsPerCaller"/> sequential
 /// <c>EvaluateAsync</c> calls on the small default guard (default threads), without (Baseline) and with micro-batching
-/// (MaxBatchSize 32, MaxWait 0). Same work per invocation, so the Ratio is the inverse throughput ratio.
+/// (MaxBatchSize 32; MaxWait 0, the default, and 1 ms). Same work per invocation, so the Ratio is the inverse throughput ratio.
 /// p50/p99 latency: see <see cref="LatencyReport"/> (the <c>short</c> mode prints it after these).
 /// </summary>
 [MemoryDiagnoser]
@@ -15,6 +15,7 @@ public class ConcurrencyBenchmark
 
     private OnnxSafetyGuard _plain = null!;
     private OnnxSafetyGuard _batched = null!;
+    private OnnxSafetyGuard _batchedWait = null!;
     private SafetyRequest[] _inputs = null!;
 
     [Params(1, 8, 32)]
@@ -25,6 +26,7 @@ public class ConcurrencyBenchmark
     {
         _plain = OnnxSafetyGuard.Create(DefaultGuardModels.SmallModelPath);
         _batched = OnnxSafetyGuard.Create(DefaultGuardModels.SmallModelPath, LatencyReport.BatchedOptions());
+        _batchedWait = OnnxSafetyGuard.Create(DefaultGuardModels.SmallModelPath, LatencyReport.BatchedOptions(maxWaitMs: 1));
         _inputs = DevSet.Sample(Callers * RequestsPerCaller);
     }
 
@@ -33,6 +35,7 @@ public class ConcurrencyBenchmark
     {
         _plain.Dispose();
         _batched.Dispose();
+        _batchedWait.Dispose();
     }
 
     [Benchmark(Baseline = true)]
@@ -40,6 +43,9 @@ public class ConcurrencyBenchmark
 
     [Benchmark]
     public Task MicroBatching() => Run(_batched);
+
+    [Benchmark]
+    public Task MicroBatchingWait1ms() => Run(_batchedWait);
 
     private Task Run(OnnxSafetyGuard guard)
     {

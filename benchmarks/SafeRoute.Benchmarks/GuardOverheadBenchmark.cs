@@ -55,6 +55,7 @@ public class GuardOverheadBenchmark
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             IntraOpNumThreads = 1,
             InterOpNumThreads = 1,
+            EnableMemoryPattern = false, // as the guard's sessions (OnnxSessionFactory): the same session options
         };
         sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         _raw = new InferenceSession(manifest.Resolve(manifest.Onnx), sessionOptions);
