@@ -96,7 +96,9 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         _inputNames = [.. inputNames];
         if (options.MicroBatching.Enabled)
         {
-            _batcher = new MicroBatcher((prompts, wantFeatures) => Forward(prompts, wantFeatures, CancellationToken.None), Name, options.MicroBatching, options.TimeProvider);
+            // Up to one batch per core at once: unbatched calls would use every core too.
+            int concurrency = Environment.ProcessorCount;
+            _batcher = new MicroBatcher((prompts, wantFeatures) => Forward(prompts, wantFeatures, CancellationToken.None), Name, options.MicroBatching, options.TimeProvider, concurrency);
         }
     }
 

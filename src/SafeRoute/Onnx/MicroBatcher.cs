@@ -5,8 +5,8 @@ namespace SafeRoute.Onnx;
 /// <summary>
 /// Gathers concurrent single-input forward passes of one guard into batches (see <see cref="MicroBatchingOptions"/>).
 /// One background loop takes up to MaxBatchSize waiting requests once the batch is full or the first of them has
-/// waited MaxWait (measured with the injected <see cref="TimeProvider"/>), runs them as one padded batch and completes
-/// each caller. A caller whose token is cancelled while queued is completed as cancelled at once and left out of the
+/// waited MaxWait (measured with the injected <see cref="TimeProvider"/>) and runs them as one batch on the thread pool
+/// (at most <c>concurrency</c> batches at once), completing each caller. A caller whose token is cancelled while queued is completed as cancelled at once and left out of the
 /// batch; disposal waits for the batch in flight and fails every queued caller with <see cref="ObjectDisposedException"/>.
 /// </summary>
 internal sealed class MicroBatcher : IDisposable
@@ -20,17 +20,20 @@ internal sealed class MicroBatcher : IDisposable
     private readonly Queue<Pending> _queue = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
+    private readonly SemaphoreSlim _running;
+    private readonly List<Task> _inFlight = [];
     private TaskCompletionSource _wake = NewSignal();
     private bool _disposed;
     private int _windowsOpened;
 
-    public MicroBatcher(Func<EncodedPrompt[], bool, GuardOutput[]> run, string name, MicroBatchingOptions options, TimeProvider time)
+    public MicroBatcher(Func<EncodedPrompt[], bool, GuardOutput[]> run, string name, MicroBatchingOptions options, TimeProvider time, int concurrency)
     {
         _run = run;
         _name = name;
         _maxBatchSize = options.MaxBatchSize;
         _maxWait = options.MaxWait;
         _time = time;
+        _running = new SemaphoreSlim(Math.Max(1, concurrency));
         _loop = Task.Run(LoopAsync);
     }
 
@@ -94,10 +97,17 @@ internal sealed class MicroBatcher : IDisposable
         try
         {
             _loop.Wait();
+            Task[] running;
+            lock (_gate)
+            {
+                running = [.. _inFlight];
+            }
+
+            Task.WaitAll(running);
         }
         catch (AggregateException)
         {
-            // The loop never faults (each batch's failure goes to its callers); nothing to report here.
+            // Neither the loop nor a batch faults (each batch's failure goes to its callers); nothing to report here.
         }
 
         lock (_gate)
@@ -110,6 +120,7 @@ internal sealed class MicroBatcher : IDisposable
         }
 
         _stop.Dispose();
+        _running.Dispose();
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -170,8 +181,27 @@ internal sealed class MicroBatcher : IDisposable
 
             if (batch.Count > 0)
             {
-                RunBatch(batch);
+                // Up to one batch per core runs at once, so batching adds to, not replaces, running on every core;
+                // the loop gathers the next batch meanwhile.
+                await _running.WaitAsync().ConfigureAwait(false);
+                Pending[] taken = [.. batch];
                 batch.Clear();
+                Task run = Task.Run(() =>
+                {
+                    try
+                    {
+                        RunBatch(taken);
+                    }
+                    finally
+                    {
+                        _running.Release();
+                    }
+                });
+                lock (_gate)
+                {
+                    _inFlight.Add(run);
+                    _inFlight.RemoveAll(static t => t.IsCompleted);
+                }
             }
         }
     }
@@ -209,9 +239,9 @@ internal sealed class MicroBatcher : IDisposable
         await window.CancelAsync().ConfigureAwait(false);
     }
 
-    private void RunBatch(List<Pending> batch)
+    private void RunBatch(Pending[] batch)
     {
-        var prompts = new EncodedPrompt[batch.Count];
+        var prompts = new EncodedPrompt[batch.Length];
         bool wantFeatures = false;
         for (int i = 0; i < prompts.Length; i++)
         {
