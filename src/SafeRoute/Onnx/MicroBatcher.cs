@@ -159,10 +159,22 @@ internal sealed class MicroBatcher : IDisposable
                 await WaitForBatchAsync().ConfigureAwait(false);
             }
 
+            // Wait for a free run slot before taking requests: while every slot is busy, requests keep queuing and
+            // the next batch grows.
+            try
+            {
+                await _running.WaitAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
             lock (_gate)
             {
                 if (_disposed)
                 {
+                    _running.Release();
                     return;
                 }
 
@@ -179,11 +191,14 @@ internal sealed class MicroBatcher : IDisposable
                 }
             }
 
-            if (batch.Count > 0)
+            if (batch.Count == 0)
+            {
+                _running.Release();
+            }
+            else
             {
                 // Up to one batch per core runs at once, so batching adds to, not replaces, running on every core;
                 // the loop gathers the next batch meanwhile.
-                await _running.WaitAsync().ConfigureAwait(false);
                 Pending[] taken = [.. batch];
                 batch.Clear();
                 Task run = Task.Run(() =>
