@@ -19,6 +19,9 @@ namespace SafeRoute;
 /// Safe for concurrent use: one ONNX Runtime session serves all callers. Do not dispose while calls are in flight.
 /// Model runs are CPU- or device-bound and execute on the calling thread; the returned task completes when the run
 /// does. A cancelled token terminates a run in flight and the call throws <see cref="OperationCanceledException"/>.
+/// With <see cref="GuardModelOptions.MicroBatching"/> enabled, single calls are queued and run in batches on the thread
+/// pool instead; a cancelled token then removes the call from the queue (a batch already running is not stopped).
+/// Batches are sorted by length and run in groups of similar length; verdicts keep the callers' order.
 /// </remarks>
 public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposable
 {
