@@ -20,9 +20,22 @@ public sealed class GuardModelOptions
     /// spinning disabled so that two sessions in one process (small and large) do not keep each other's cores busy.</value>
     public int? IntraOpNumThreads { get; set; }
 
+    /// <summary>Gets or sets a value indicating whether ONNX Runtime's CPU memory arena is used. The arena keeps the
+    /// largest activation buffers it has needed (bounded by <see cref="MaxBatchSize"/> × the context length) and reuses
+    /// them, which makes steady-state runs faster; turn it off to return that memory after each run at some speed cost,
+    /// for example when the large guard runs rarely in a memory-constrained process.</summary>
+    /// <value>The default is <see langword="true"/>.</value>
+    public bool UseCpuMemoryArena { get; set; } = true;
+
     /// <summary>Gets or sets the most requests sent to the model in one run; larger batches are split.</summary>
     /// <value>The default is 16.</value>
     public int MaxBatchSize { get; set; } = 16;
+
+    /// <summary>Gets or sets opt-in micro-batching of concurrent calls (off by default).</summary>
+    public MicroBatchingOptions MicroBatching { get; set; } = new();
+
+    /// <summary>Gets or sets the clock micro-batching waits with (tests replace it).</summary>
+    internal TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>Gets or sets a context length that overrides the manifest's <c>maxSequenceLength</c>.</summary>
     /// <value>The default is <see langword="null"/>: the manifest's value.</value>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -18,6 +19,9 @@ namespace SafeRoute;
 /// Safe for concurrent use: one ONNX Runtime session serves all callers. Do not dispose while calls are in flight.
 /// Model runs are CPU- or device-bound and execute on the calling thread; the returned task completes when the run
 /// does. A cancelled token terminates a run in flight and the call throws <see cref="OperationCanceledException"/>.
+/// With <see cref="GuardModelOptions.MicroBatching"/> enabled, single calls are queued and run in batches on the thread
+/// pool instead; a cancelled token then removes the call from the queue (a batch already running is not stopped).
+/// Batches are sorted by length and run in groups of similar length; verdicts keep the callers' order.
 /// </remarks>
 public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposable
 {
@@ -31,6 +35,15 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     private readonly string? _attentionMaskName;
     private readonly string? _positionIdsName;
     private readonly string[] _outputNames;
+    private readonly string[] _inputNames;
+    private readonly RunOptions _sharedRunOptions = new();
+    private readonly MicroBatcher? _batcher;
+
+    [ThreadStatic]
+    private static OrtValue?[]?[]? t_inputValues;
+
+    [ThreadStatic]
+    private static long[]? t_shape;
     private readonly int _hiddenOutputIndex;
     private readonly int _logitsOutputIndex;
     private readonly int _maxBatchSize;
@@ -72,6 +85,24 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
 
         _outputNames = [.. outputs];
+        var inputNames = new List<string>(3) { _inputIdsName };
+        if (_attentionMaskName is not null)
+        {
+            inputNames.Add(_attentionMaskName);
+        }
+
+        if (_positionIdsName is not null)
+        {
+            inputNames.Add(_positionIdsName);
+        }
+
+        _inputNames = [.. inputNames];
+        if (options.MicroBatching.Enabled)
+        {
+            // Up to one batch per core at once: unbatched calls would use every core too.
+            int concurrency = Environment.ProcessorCount;
+            _batcher = new MicroBatcher((prompts, wantFeatures) => Forward(prompts, wantFeatures, CancellationToken.None), Name, options.MicroBatching, options.TimeProvider, concurrency);
+        }
     }
 
     /// <summary>Gets the model's name (the manifest's <c>name</c>, else the folder name).</summary>
@@ -98,7 +129,13 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     /// <summary>How many ONNX Runtime runs this guard has started (diagnostics and tests).</summary>
     internal long RunCount => Interlocked.Read(ref _runCount);
 
+    /// <summary>Called with the batch size just before each ONNX Runtime run (tests and diagnostics).</summary>
+    internal Action<int>? RunObserver { get; set; }
+
     internal PromptEncoder Encoder => _encoder;
+
+    /// <summary>Gets the micro-batcher, or <see langword="null"/> when micro-batching is off.</summary>
+    internal MicroBatcher? Batcher => _batcher;
 
     /// <summary>Loads a guard from a model folder.</summary>
     /// <param name="modelDirectory">The folder that holds <c>saferoute.json</c>.</param>
@@ -113,6 +150,15 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         ArgumentException.ThrowIfNullOrWhiteSpace(modelDirectory);
         options ??= new GuardModelOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatchSize, 1, nameof(options));
+        if (options.MicroBatching is null)
+        {
+            throw new ArgumentException("GuardModelOptions.MicroBatching must not be null.", nameof(options));
+        }
+
+        if (options.MicroBatching.Problems() is { Count: > 0 } batchingProblems)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "GuardModelOptions.MicroBatching." + string.Join(" GuardModelOptions.MicroBatching.", batchingProblems));
+        }
         if (options.MaxSequenceLength is { } overrideLength)
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(overrideLength, 8, nameof(options));
@@ -179,7 +225,15 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_disposed, this);
         cancellationToken.ThrowIfCancellationRequested();
-        GuardOutput output = Forward([_encoder.Encode(request)], wantFeatures: false, cancellationToken)[0];
+        if (_batcher is not null)
+        {
+            return EvaluateBatchedAsync(_batcher.EnqueueAsync(_encoder.Encode(request), wantFeatures: false, cancellationToken));
+        }
+
+        // The ids stay in this thread's encoder buffer: nothing between encoding and the run encodes again.
+        ReadOnlySpan<int> ids = _encoder.EncodeTransient(request, out bool truncated);
+        GuardOutput output = default;
+        RunChunk([], ids, truncated, new Span<GuardOutput>(ref output), wantFeatures: false, cancellationToken);
         return new ValueTask<SafetyVerdict>(ToVerdict(output));
     }
 
@@ -216,7 +270,11 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
 
         _disposed = true;
+
+        // The batcher first: it waits for the batch in flight and fails queued callers before the session goes.
+        _batcher?.Dispose();
         _session.Dispose();
+        _sharedRunOptions.Dispose();
     }
 
     /// <inheritdoc/>
@@ -244,10 +302,44 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         return Forward(encoded, wantFeatures, cancellationToken);
     }
 
+    /// <summary>Like <see cref="ForwardBatch"/>, but a single request goes through the micro-batcher when it is on.</summary>
+    internal ValueTask<GuardOutput[]> ForwardBatchAsync(IReadOnlyList<SafetyRequest> requests, bool wantFeatures, CancellationToken cancellationToken)
+    {
+        if (_batcher is null || requests is not { Count: 1 })
+        {
+            return new ValueTask<GuardOutput[]>(ForwardBatch(requests, wantFeatures, cancellationToken));
+        }
+
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (wantFeatures && !HasFeatures)
+        {
+            throw new InvalidOperationException($"Guard model '{Name}' exposes no hidden-state output ('hiddenStateOutput' in its manifest), so a feature router cannot read it.");
+        }
+
+        SafetyRequest request = requests[0] ?? throw new ArgumentNullException(nameof(requests), "requests[0] is null.");
+        return OneBatchedAsync(_batcher.EnqueueAsync(_encoder.Encode(request), wantFeatures, cancellationToken));
+
+        static async ValueTask<GuardOutput[]> OneBatchedAsync(Task<GuardOutput> pending) => [await pending.ConfigureAwait(false)];
+    }
+
     internal GuardOutput ForwardRaw(string prompt, string? response, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return Forward([_encoder.EncodeRaw(prompt, response)], wantFeatures: false, cancellationToken)[0];
+        return ForwardOne(_encoder.EncodeRaw(prompt, response), wantFeatures: false, cancellationToken);
+    }
+
+    /// <summary>Runs one encoded prompt (no arrays allocated around it).</summary>
+    internal GuardOutput ForwardOne(EncodedPrompt encoded, bool wantFeatures, CancellationToken cancellationToken)
+    {
+        if (wantFeatures && !HasFeatures)
+        {
+            throw new InvalidOperationException($"Guard model '{Name}' exposes no hidden-state output ('hiddenStateOutput' in its manifest), so a feature router cannot read it.");
+        }
+
+        GuardOutput output = default;
+        RunChunk(new ReadOnlySpan<EncodedPrompt>(in encoded), default, false, new Span<GuardOutput>(ref output), wantFeatures, cancellationToken);
+        return output;
     }
 
     internal GuardOutput[] Forward(EncodedPrompt[] encoded, bool wantFeatures, CancellationToken cancellationToken)
@@ -258,69 +350,130 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
 
         var results = new GuardOutput[encoded.Length];
-        for (int start = 0; start < encoded.Length; start += _maxBatchSize)
+        if (encoded.Length == 1)
         {
-            int count = Math.Min(_maxBatchSize, encoded.Length - start);
-            RunChunk(encoded.AsSpan(start, count), results.AsSpan(start, count), wantFeatures, cancellationToken);
+            RunChunk(encoded, default, false, results, wantFeatures, cancellationToken);
+            return results;
+        }
+
+        // Rows sorted by length and cut into runs of similar length: padding every row to the longest of a random
+        // mix (chat inputs range from a few to hundreds of tokens) would cost more than the batching saves.
+        int[] order = new int[encoded.Length];
+        int[] lengths = new int[encoded.Length];
+        for (int i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+            lengths[i] = encoded[i].TokenIds.Length;
+        }
+
+        Array.Sort(lengths, order);
+        var sorted = new EncodedPrompt[encoded.Length];
+        for (int i = 0; i < order.Length; i++)
+        {
+            sorted[i] = encoded[order[i]];
+        }
+
+        var sortedResults = new GuardOutput[encoded.Length];
+        int start = 0;
+        while (start < sorted.Length)
+        {
+            int count = 1;
+            long tokens = lengths[start];
+            while (start + count < sorted.Length && count < _maxBatchSize)
+            {
+                int next = lengths[start + count];
+                if ((long)(count + 1) * next > (PaddingSlack * (tokens + next)) + PaddingAllowance)
+                {
+                    break;
+                }
+
+                tokens += next;
+                count++;
+            }
+
+            RunChunk(sorted.AsSpan(start, count), default, false, sortedResults.AsSpan(start, count), wantFeatures, cancellationToken);
+            start += count;
+        }
+
+        for (int i = 0; i < order.Length; i++)
+        {
+            results[order[i]] = sortedResults[i];
         }
 
         return results;
     }
 
-    private void RunChunk(ReadOnlySpan<EncodedPrompt> rows, Span<GuardOutput> results, bool wantFeatures, CancellationToken cancellationToken)
+    /// <summary>A run's padded size (rows × longest row) may be up to this factor of its real tokens (plus
+    /// <see cref="PaddingAllowance"/>); a longer row starts the next run.</summary>
+    private const double PaddingSlack = 2.0;
+
+    private const int PaddingAllowance = 16;
+
+    /// <summary>Runs one padded batch: the rows of <paramref name="rows"/>, or, when it is empty, the single row
+    /// <paramref name="singleIds"/> (which may live in the encoder's per-thread buffer).</summary>
+    private void RunChunk(ReadOnlySpan<EncodedPrompt> rows, ReadOnlySpan<int> singleIds, bool singleTruncated, Span<GuardOutput> results, bool wantFeatures, CancellationToken cancellationToken)
     {
-        int batch = rows.Length;
-        int seq = 1;
+        bool single = rows.IsEmpty;
+        int batch = single ? 1 : rows.Length;
+        int seq = Math.Max(1, singleIds.Length);
         foreach (EncodedPrompt row in rows)
         {
             seq = Math.Max(seq, row.TokenIds.Length);
         }
 
-        // Left padding: the last position is a real token in every row.
-        long[] ids = new long[batch * seq];
-        long[] mask = new long[batch * seq];
-        long[] positions = new long[batch * seq];
-        long pad = _manifest.PadTokenId;
-        for (int r = 0; r < batch; r++)
-        {
-            int[] tokens = rows[r].TokenIds;
-            int offset = seq - tokens.Length;
-            int rowStart = r * seq;
-            ids.AsSpan(rowStart, offset).Fill(pad);
-            for (int j = 0; j < tokens.Length; j++)
-            {
-                ids[rowStart + offset + j] = tokens[j];
-                mask[rowStart + offset + j] = 1;
-                positions[rowStart + offset + j] = j;
-            }
-        }
-
-        long[] shape = [batch, seq];
-        var inputNames = new List<string>(3) { _inputIdsName };
-        var inputValues = new List<OrtValue>(3);
-        using var runOptions = new RunOptions();
+        // Left padding: the last position is a real token in every row. Buffers come from the pool and ONNX Runtime
+        // reads them in place (pinned for the run), so a call allocates no tensor memory of its own.
+        int total = batch * seq;
+        long[] ids = ArrayPool<long>.Shared.Rent(total);
+        long[] mask = ArrayPool<long>.Shared.Rent(total);
+        long[] positions = ArrayPool<long>.Shared.Rent(total);
+        // Per-thread shape and input arrays: ONNX Runtime copies the shape, and the run ends before this method does.
+        OrtValue?[] inputValues = (t_inputValues ??= new OrtValue?[4][])[_inputNames.Length] ??= new OrtValue?[_inputNames.Length];
+        long[] shape = t_shape ??= new long[2];
+        RunOptions? ownRunOptions = null;
         try
         {
-            inputValues.Add(OrtValue.CreateTensorValueFromMemory(ids, shape));
+            long pad = _manifest.PadTokenId;
+            for (int r = 0; r < batch; r++)
+            {
+                ReadOnlySpan<int> tokens = single ? singleIds : rows[r].TokenIds;
+                int offset = seq - tokens.Length;
+                int rowStart = r * seq;
+                ids.AsSpan(rowStart, offset).Fill(pad);
+                mask.AsSpan(rowStart, offset).Clear();
+                positions.AsSpan(rowStart, offset).Clear();
+                for (int j = 0; j < tokens.Length; j++)
+                {
+                    ids[rowStart + offset + j] = tokens[j];
+                    mask[rowStart + offset + j] = 1;
+                    positions[rowStart + offset + j] = j;
+                }
+            }
+
+            shape[0] = batch;
+            shape[1] = seq;
+            inputValues[0] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<long>(ids, 0, total), shape);
+            int next = 1;
             if (_attentionMaskName is not null)
             {
-                inputNames.Add(_attentionMaskName);
-                inputValues.Add(OrtValue.CreateTensorValueFromMemory(mask, shape));
+                inputValues[next++] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<long>(mask, 0, total), shape);
             }
 
             if (_positionIdsName is not null)
             {
-                inputNames.Add(_positionIdsName);
-                inputValues.Add(OrtValue.CreateTensorValueFromMemory(positions, shape));
+                inputValues[next] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<long>(positions, 0, total), shape);
             }
 
+            // One RunOptions per cancellable call (Terminate is per RunOptions); calls that cannot be cancelled share one.
+            RunOptions runOptions = cancellationToken.CanBeCanceled ? (ownRunOptions = new RunOptions()) : _sharedRunOptions;
             IDisposableReadOnlyCollection<OrtValue> outputs;
-            using (cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions))
+            using (cancellationToken.CanBeCanceled ? cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions) : default)
             {
                 try
                 {
                     Interlocked.Increment(ref _runCount);
-                    outputs = _session.Run(runOptions, inputNames, inputValues, _outputNames);
+                    RunObserver?.Invoke(batch);
+                    outputs = _session.Run(runOptions, _inputNames, inputValues!, _outputNames);
                 }
                 catch (OnnxRuntimeException ex) when (cancellationToken.IsCancellationRequested)
                 {
@@ -336,39 +489,43 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             using (outputs)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                ReadOutputs(outputs, rows, results, batch, seq, wantFeatures);
+                ReadOutputs(outputs, rows, singleTruncated, results, batch, seq, wantFeatures);
             }
         }
         finally
         {
-            foreach (OrtValue value in inputValues)
+            for (int i = 0; i < inputValues.Length; i++)
             {
-                value.Dispose();
+                inputValues[i]?.Dispose();
+                inputValues[i] = null;
             }
+
+            ownRunOptions?.Dispose();
+            ArrayPool<long>.Shared.Return(ids);
+            ArrayPool<long>.Shared.Return(mask);
+            ArrayPool<long>.Shared.Return(positions);
         }
     }
 
-    private void ReadOutputs(IDisposableReadOnlyCollection<OrtValue> outputs, ReadOnlySpan<EncodedPrompt> rows, Span<GuardOutput> results, int batch, int seq, bool wantFeatures)
+    private void ReadOutputs(IDisposableReadOnlyCollection<OrtValue> outputs, ReadOnlySpan<EncodedPrompt> rows, bool singleTruncated, Span<GuardOutput> results, int batch, int seq, bool wantFeatures)
     {
         ReadOnlySpan<float> hidden = default;
         int hiddenSize = 0;
         if (_hiddenOutputIndex >= 0)
         {
             OrtValue hiddenValue = outputs[_hiddenOutputIndex];
-            long[] hiddenShape = hiddenValue.GetTensorTypeAndShape().Shape;
-            if (hiddenShape.Length != 3 || hiddenShape[0] != batch || hiddenShape[1] != seq)
+            ReadOnlySpan<float> data = hiddenValue.GetTensorDataAsSpan<float>();
+            if (_hiddenSize is { } expectedHidden && data.Length == (long)batch * seq * expectedHidden)
             {
-                throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.HiddenStateOutput}' has shape [{string.Join(", ", hiddenShape)}]; expected [{batch}, {seq}, H].");
+                // The usual case, checked without asking ONNX Runtime for the shape (which allocates): the element
+                // count matches [batch, seq, H] with the known H.
+                hiddenSize = expectedHidden;
+                hidden = data;
             }
-
-            hiddenSize = (int)hiddenShape[2];
-            if (_hiddenSize is { } known && known != hiddenSize)
+            else
             {
-                throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.HiddenStateOutput}' has hidden size {hiddenSize}, but {known} was expected from the manifest and lm_head rows.");
+                ReadHiddenShape(hiddenValue, batch, seq, ref hiddenSize, ref hidden);
             }
-
-            _hiddenSize ??= hiddenSize;
-            hidden = hiddenValue.GetTensorDataAsSpan<float>();
         }
 
         ReadOnlySpan<float> logits = default;
@@ -413,9 +570,29 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
                 throw new SafeRouteException($"Guard model '{Name}' produced non-finite verdict logits ({safe}, {@unsafe}); refusing to return a verdict.");
             }
 
-            results[r] = new GuardOutput(safe, @unsafe, wantFeatures ? h.ToArray() : null, rows[r].Truncated);
+            results[r] = new GuardOutput(safe, @unsafe, wantFeatures ? h.ToArray() : null, rows.IsEmpty ? singleTruncated : rows[r].Truncated);
         }
     }
+
+    private void ReadHiddenShape(OrtValue hiddenValue, int batch, int seq, ref int hiddenSize, ref ReadOnlySpan<float> hidden)
+    {
+        long[] hiddenShape = hiddenValue.GetTensorTypeAndShape().Shape;
+        if (hiddenShape.Length != 3 || hiddenShape[0] != batch || hiddenShape[1] != seq)
+        {
+            throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.HiddenStateOutput}' has shape [{string.Join(", ", hiddenShape)}]; expected [{batch}, {seq}, H].");
+        }
+
+        hiddenSize = (int)hiddenShape[2];
+        if (_hiddenSize is { } known && known != hiddenSize)
+        {
+            throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.HiddenStateOutput}' has hidden size {hiddenSize}, but {known} was expected from the manifest and lm_head rows.");
+        }
+
+        _hiddenSize ??= hiddenSize;
+        hidden = hiddenValue.GetTensorDataAsSpan<float>();
+    }
+
+    private async ValueTask<SafetyVerdict> EvaluateBatchedAsync(Task<GuardOutput> pending) => ToVerdict(await pending.ConfigureAwait(false));
 
     private SafetyVerdict ToVerdict(GuardOutput output)
     {

@@ -142,7 +142,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         {
             activity?.SetTag(SafeRouteTelemetry.TierTag, "small");
             activity?.SetTag("saferoute.batch_size", requests.Count);
-            smallOutputs = _small.ForwardBatch(requests, needsFeatures, cancellationToken);
+            smallOutputs = await _small.ForwardBatchAsync(requests, needsFeatures, cancellationToken).ConfigureAwait(false);
         }
 
         _telemetry.GuardDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>(SafeRouteTelemetry.TierTag, "small"));

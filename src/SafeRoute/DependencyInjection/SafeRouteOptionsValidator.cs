@@ -102,6 +102,18 @@ internal sealed class SafeRouteOptionsValidator(string sectionPath, bool customL
                 failures.Add($"{P(key + ":MaxSequenceLength")} must be at least 8 when set (it is {model.MaxSequenceLength}).");
             }
 
+            if (model.MicroBatching is null)
+            {
+                failures.Add($"{P(key + ":MicroBatching")} must not be null.");
+            }
+            else
+            {
+                foreach (string problem in model.MicroBatching.Problems())
+                {
+                    failures.Add($"{P(key + ":MicroBatching:")}{problem}");
+                }
+            }
+
             for (int i = 0; i < model.ExecutionProviders.Count; i++)
             {
                 ExecutionProviderOptions ep = model.ExecutionProviders[i];

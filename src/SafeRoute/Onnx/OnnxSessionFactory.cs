@@ -51,10 +51,20 @@ internal static class OnnxSessionFactory
         {
             sessionOptions.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
             sessionOptions.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
+            // Choices for two models (small and large guard) in one process:
+            // - Intra-op threads: all cores by default. A request runs the small guard and then, sometimes, the large
+            //   one, never both at once, so each session may use every core while it runs.
+            // - No spinning: ONNX Runtime's worker threads otherwise busy-wait after a run; the idle session's spinning
+            //   threads would steal the cores the other session is computing on.
+            // - One inter-op thread, sequential execution: the guards are chains of layers with nothing to run in parallel.
+            // - CPU memory arena on (GuardModelOptions.UseCpuMemoryArena): buffers are reused between runs; the arena's
+            //   peak is bounded by MaxBatchSize × the context length.
+            // - Memory patterns off: they pre-plan allocations for one input shape, and guard inputs change length on
+            //   nearly every call, so each new shape would be planned anew (ONNX Runtime's advice for dynamic shapes).
             sessionOptions.IntraOpNumThreads = options.IntraOpNumThreads ?? Math.Max(1, Environment.ProcessorCount);
             sessionOptions.InterOpNumThreads = 1;
-
-            // Two sessions (small and large) share the machine: spinning threads of an idle session would steal cores.
+            sessionOptions.EnableCpuMemArena = options.UseCpuMemoryArena;
+            sessionOptions.EnableMemoryPattern = false;
             sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             sessionOptions.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
             AppendProvider(sessionOptions, chosen, modelName);

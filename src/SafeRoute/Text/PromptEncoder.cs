@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -63,10 +64,17 @@ internal sealed partial class PromptEncoder
     private readonly int _fixedPromptOnly;
     private readonly int _fixedPromptAndResponse;
     private readonly int _markerCost;
+    private readonly Regex _pattern;
+    private readonly CompiledSegment[] _compiledPromptOnly;
+    private readonly CompiledSegment[]? _compiledPromptAndResponse;
 
-    private PromptEncoder(Tokenizer tokenizer, int baseVocabularySize, int maxSequenceLength, PromptTemplate promptOnly, PromptTemplate? promptAndResponse, int[] suffix, bool strip, string source)
+    [ThreadStatic]
+    private static List<int>? t_scratch;
+
+    private PromptEncoder(Tokenizer tokenizer, Regex pattern, int baseVocabularySize, int maxSequenceLength, PromptTemplate promptOnly, PromptTemplate? promptAndResponse, int[] suffix, bool strip, string source)
     {
         _tokenizer = tokenizer;
+        _pattern = pattern;
         BaseVocabularySize = baseVocabularySize;
         MaxSequenceLength = maxSequenceLength;
         _promptOnly = promptOnly;
@@ -74,9 +82,26 @@ internal sealed partial class PromptEncoder
         _suffix = suffix;
         _strip = strip;
         _source = source;
+        _compiledPromptOnly = Compile(promptOnly);
+        _compiledPromptAndResponse = promptAndResponse is null ? null : Compile(promptAndResponse);
         _fixedPromptOnly = Render(promptOnly, "", null).Count;
         _fixedPromptAndResponse = promptAndResponse is null ? 0 : Render(promptAndResponse, "", "").Count;
         _markerCost = tokenizer.CountTokens(TruncationMarker) + 1;
+    }
+
+    /// <summary>Gets how many template ids of the prompt-only template are cached rather than tokenized per call.</summary>
+    internal int CachedTemplateIds
+    {
+        get
+        {
+            int count = 0;
+            foreach (CompiledSegment segment in _compiledPromptOnly)
+            {
+                count += segment.Head.Length + segment.Tail.Length;
+            }
+
+            return count;
+        }
     }
 
     /// <summary>Gets the longest sequence <see cref="Encode"/> returns.</summary>
@@ -245,7 +270,7 @@ internal sealed partial class PromptEncoder
             throw Fail("template.suffixTokenIds", "has a negative id");
         }
 
-        var encoder = new PromptEncoder(tokenizer, baseVocabularySize, manifest.MaxSequenceLength, promptOnly, promptAndResponse, [.. suffix], tpl.StripUserText, file);
+        var encoder = new PromptEncoder(tokenizer, regex, baseVocabularySize, manifest.MaxSequenceLength, promptOnly, promptAndResponse, [.. suffix], tpl.StripUserText, file);
         int fixedCost = Math.Max(encoder._fixedPromptOnly, encoder._fixedPromptAndResponse);
         if (fixedCost > manifest.MaxSequenceLength)
         {
@@ -273,6 +298,25 @@ internal sealed partial class PromptEncoder
     /// <returns>The ids, at most <see cref="MaxSequenceLength"/> of them.</returns>
     public EncodedPrompt EncodeRaw(string prompt, string? response)
     {
+        ReadOnlySpan<int> ids = EncodeTransient(prompt, response, out bool truncated, out int[]? owned);
+        return new EncodedPrompt(owned ?? ids.ToArray(), truncated);
+    }
+
+    /// <summary>
+    /// Encodes without copying the ids out of this thread's scratch buffer: the span is valid only until the next
+    /// encoding on the same thread. Thread-safe.
+    /// </summary>
+    /// <param name="request">The request.</param>
+    /// <param name="truncated">Whether user text was shortened.</param>
+    /// <returns>The ids, at most <see cref="MaxSequenceLength"/> of them.</returns>
+    internal ReadOnlySpan<int> EncodeTransient(SafetyRequest request, out bool truncated)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return EncodeTransient(request.Prompt, request.Response, out truncated, out _);
+    }
+
+    private ReadOnlySpan<int> EncodeTransient(string prompt, string? response, out bool truncated, out int[]? owned)
+    {
         ArgumentNullException.ThrowIfNull(prompt);
         string p = Prepare(prompt);
         string? r = response is null || PythonText.IsAllWhiteSpace(response) ? null : Prepare(response);
@@ -285,11 +329,16 @@ internal sealed partial class PromptEncoder
             List<int> ids = Render(template, p, r);
             if (ids.Count <= MaxSequenceLength)
             {
-                return new EncodedPrompt([.. ids], false);
+                truncated = false;
+                owned = null;
+                return System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids);
             }
         }
 
-        return Truncate(template, p, r, available);
+        EncodedPrompt shortened = Truncate(template, p, r, available);
+        truncated = shortened.Truncated;
+        owned = shortened.TokenIds;
+        return owned;
     }
 
     private string Prepare(string text)
@@ -395,50 +444,244 @@ internal sealed partial class PromptEncoder
     private static int SafeStart(string text, int start) =>
         start > 0 && start < text.Length && char.IsHighSurrogate(text[start - 1]) && char.IsLowSurrogate(text[start]) ? start + 1 : start;
 
+    /// <summary>Renders into a per-thread scratch list (valid until the next call on this thread) and returns it.</summary>
     private List<int> Render(PromptTemplate template, string prompt, string? response)
     {
-        var ids = new List<int>(256);
-        var builder = new StringBuilder();
-        foreach (TemplateSegment segment in template.Segments)
+        CompiledSegment[] segments = ReferenceEquals(template, _promptOnly) ? _compiledPromptOnly : _compiledPromptAndResponse!;
+        List<int> ids = t_scratch ??= new List<int>(512);
+        ids.Clear();
+        foreach (CompiledSegment segment in segments)
         {
-            if (segment.IsSpecial)
+            ids.AddRange(segment.Head);
+            if (segment.Variable.Length > 0)
             {
-                ids.Add(segment.SpecialId);
-                continue;
+                AppendVariable(segment.Variable, prompt, response, ids);
             }
 
-            builder.Clear();
-            foreach (TemplatePart part in segment.Parts)
-            {
-                builder.Append(part.Kind switch
-                {
-                    TemplatePartKind.Prompt => prompt,
-                    TemplatePartKind.Response => response ?? "",
-                    _ => part.Text,
-                });
-            }
-
-            if (builder.Length == 0)
-            {
-                continue;
-            }
-
-            List<int> runIds = EncodeText(builder.ToString());
-            foreach (int id in runIds)
-            {
-                // Defence in depth: the text tokenizer knows no special tokens, so this cannot happen.
-                if ((uint)id >= (uint)BaseVocabularySize)
-                {
-                    throw new SafeRouteException($"The tokenizer of '{_source}' produced id {id.ToString(CultureInfo.InvariantCulture)} from text, outside its {BaseVocabularySize.ToString(CultureInfo.InvariantCulture)} ranks.");
-                }
-            }
-
-            ids.AddRange(runIds);
+            ids.AddRange(segment.Tail);
         }
 
         ids.AddRange(_suffix);
         return ids;
     }
+
+    /// <summary>Encodes the variable middle of a text run (user text and the template text around it) in one tokenizer pass.</summary>
+    private void AppendVariable(TemplatePart[] parts, string prompt, string? response, List<int> ids)
+    {
+        int length = 0;
+        foreach (TemplatePart part in parts)
+        {
+            length += PartText(part, prompt, response).Length;
+        }
+
+        if (length == 0)
+        {
+            return;
+        }
+
+        char[] buffer = ArrayPool<char>.Shared.Rent(length);
+        try
+        {
+            int at = 0;
+            foreach (TemplatePart part in parts)
+            {
+                string text = PartText(part, prompt, response);
+                text.CopyTo(0, buffer, at, text.Length);
+                at += text.Length;
+            }
+
+            AppendText(buffer.AsSpan(0, length), ids);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(buffer);
+        }
+    }
+
+    private static string PartText(TemplatePart part, string prompt, string? response) => part.Kind switch
+    {
+        TemplatePartKind.Prompt => prompt,
+        TemplatePartKind.Response => response ?? "",
+        _ => part.Text,
+    };
+
+    /// <summary>Tokenizes text (no special tokens) and appends the ids, checking each is a base-vocabulary id.</summary>
+    private void AppendText(ReadOnlySpan<char> text, List<int> ids)
+    {
+        if (text.Length <= MaxRunChars)
+        {
+            AppendChecked(_tokenizer.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true), ids);
+            return;
+        }
+
+        foreach ((int start, int length) in Pieces(text))
+        {
+            AppendChecked(_tokenizer.EncodeToIds(text.Slice(start, length), considerPreTokenization: true, considerNormalization: true), ids);
+        }
+    }
+
+    private void AppendChecked(IReadOnlyList<int> runIds, List<int> ids)
+    {
+        for (int i = 0; i < runIds.Count; i++)
+        {
+            int id = runIds[i];
+
+            // Defence in depth: the text tokenizer knows no special tokens, so this cannot happen.
+            if ((uint)id >= (uint)BaseVocabularySize)
+            {
+                throw new SafeRouteException($"The tokenizer of '{_source}' produced id {id.ToString(CultureInfo.InvariantCulture)} from text, outside its {BaseVocabularySize.ToString(CultureInfo.InvariantCulture)} ranks.");
+            }
+
+            ids.Add(id);
+        }
+    }
+
+    /// <summary>Encodes fixed template text once (at construction).</summary>
+    private int[] EncodeFixed(string text)
+    {
+        var ids = new List<int>(text.Length);
+        AppendText(text, ids);
+        return [.. ids];
+    }
+
+    /// <summary>
+    /// Compiles a template: special ids and user-free runs become cached ids; in a run with placeholders, the literal
+    /// text before the first placeholder is cached up to the last pre-tokenizer boundary that user text cannot move
+    /// (and the literal text after the last one from the first such boundary), so that per call only the user text and
+    /// the few template characters next to it are tokenized, still in one pass.
+    /// </summary>
+    private CompiledSegment[] Compile(PromptTemplate template)
+    {
+        var compiled = new List<CompiledSegment>(template.Segments.Count);
+        foreach (TemplateSegment segment in template.Segments)
+        {
+            if (segment.IsSpecial)
+            {
+                compiled.Add(new CompiledSegment([segment.SpecialId], [], []));
+                continue;
+            }
+
+            var parts = new List<TemplatePart>(segment.Parts);
+            bool variable = parts.Exists(static p => p.Kind != TemplatePartKind.Literal);
+            if (!variable)
+            {
+                string literal = string.Concat(parts.ConvertAll(static p => p.Text));
+                compiled.Add(new CompiledSegment(EncodeFixed(literal), [], []));
+                continue;
+            }
+
+            int[] head = [];
+            if (parts[0].Kind == TemplatePartKind.Literal)
+            {
+                string text = parts[0].Text;
+                int cut = HeadCut(text);
+                head = cut > 0 ? EncodeFixed(text[..cut]) : [];
+                parts[0] = new TemplatePart(TemplatePartKind.Literal, text[cut..]);
+            }
+
+            int[] tail = [];
+            int last = parts.Count - 1;
+            if (parts[last].Kind == TemplatePartKind.Literal)
+            {
+                string text = parts[last].Text;
+                int cut = TailCut(text);
+                tail = cut < text.Length ? EncodeFixed(text[cut..]) : [];
+                parts[last] = new TemplatePart(TemplatePartKind.Literal, text[..cut]);
+            }
+
+            parts.RemoveAll(static p => p.Kind == TemplatePartKind.Literal && p.Text.Length == 0);
+            compiled.Add(new CompiledSegment(head, [.. parts], tail));
+        }
+
+        return [.. compiled];
+    }
+
+    /// <summary>User texts of every character class, used to check that a cache boundary is one user text cannot move.</summary>
+    private static readonly string[] s_probes =
+    [
+        "", "a", "Z", "ab", "1", "12345", "!", "?!", ".", "'", "'s", "'ll", " ", "  ", "   x", "\n", "\r\n", "\t", "\n\n",
+        " a", "a ", "a\n", "a\n ", "x y", "é", "ß", "中文", "\u00a0", "\u2028", "😀", "-", "--a", "\\", "{",
+    ];
+
+    /// <summary>The largest pre-tokenizer boundary in <paramref name="literal"/> (text that precedes user text) at which
+    /// the ids of the text before it are the same whatever user text follows; 0 when there is none.</summary>
+    private int HeadCut(string literal)
+    {
+        var ends = new List<int>();
+        foreach (ValueMatch match in _pattern.EnumerateMatches(literal))
+        {
+            ends.Add(match.Index + match.Length);
+        }
+
+        for (int k = ends.Count - 1; k >= 0; k--)
+        {
+            int cut = ends[k];
+            if (cut <= 0)
+            {
+                continue;
+            }
+
+            int[] head = EncodeFixed(literal[..cut]);
+            string rest = literal[cut..];
+            bool stable = true;
+            foreach (string probe in s_probes)
+            {
+                if (!EncodeFixed(literal + probe).AsSpan().SequenceEqual([.. head, .. EncodeFixed(rest + probe)]))
+                {
+                    stable = false;
+                    break;
+                }
+            }
+
+            if (stable)
+            {
+                return cut;
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>The smallest pre-tokenizer boundary in <paramref name="literal"/> (text that follows user text) from which
+    /// the ids of the rest are the same whatever user text precedes; the length of the text when there is none.</summary>
+    private int TailCut(string literal)
+    {
+        var starts = new List<int>();
+        foreach (ValueMatch match in _pattern.EnumerateMatches(literal))
+        {
+            starts.Add(match.Index);
+        }
+
+        foreach (int cut in starts)
+        {
+            if (cut <= 0 || cut >= literal.Length)
+            {
+                continue;
+            }
+
+            int[] tail = EncodeFixed(literal[cut..]);
+            string before = literal[..cut];
+            bool stable = true;
+            foreach (string probe in s_probes)
+            {
+                if (!EncodeFixed(probe + literal).AsSpan().SequenceEqual([.. EncodeFixed(probe + before), .. tail]))
+                {
+                    stable = false;
+                    break;
+                }
+            }
+
+            if (stable)
+            {
+                return cut;
+            }
+        }
+
+        return literal.Length;
+    }
+
+    /// <summary>A compiled template segment: cached ids, then (for runs with user text) parts tokenized per call, then cached ids.</summary>
+    private sealed record CompiledSegment(int[] Head, TemplatePart[] Variable, int[] Tail);
 
     /// <summary>The character classes whose long runs form long pre-tokenizer chunks; digits (chunked by 3) never do.</summary>
     private static int RunClass(char c) => char.IsDigit(c) ? 0 : char.IsWhiteSpace(c) || PythonText.IsWhiteSpace(c) ? 1 : char.IsLetter(c) ? 2 : 3;
@@ -468,23 +711,6 @@ internal sealed partial class PromptEncoder
 
         pieces.Add((pieceStart, text.Length - pieceStart));
         return pieces;
-    }
-
-    private List<int> EncodeText(string text)
-    {
-        List<(int Start, int Length)> pieces = Pieces(text);
-        if (pieces.Count == 1)
-        {
-            return [.. _tokenizer.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true)];
-        }
-
-        var ids = new List<int>();
-        foreach ((int start, int length) in pieces)
-        {
-            ids.AddRange(_tokenizer.EncodeToIds(text.AsSpan(start, length), considerPreTokenization: true, considerNormalization: true));
-        }
-
-        return ids;
     }
 
     private int CountTokens(ReadOnlySpan<char> text)

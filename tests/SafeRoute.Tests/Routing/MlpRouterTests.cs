@@ -454,13 +454,21 @@ public sealed class MlpRouterTests
         _paperRouter.Score(paperInput, 0f, 0f);
         wideRouter.Score(wideInput, 0f, 0f);
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 20; i++)
+        // The minimum over three passes: a one-off runtime allocation on this thread (tiered JIT, pool bookkeeping on a
+        // busy machine) can land inside one pass, but a per-call allocation shows up in every pass.
+        long least = long.MaxValue;
+        for (int pass = 0; pass < 3; pass++)
         {
-            _paperRouter.Score(paperInput, 0f, 0f);
-            wideRouter.Score(wideInput, 0f, 0f);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 20; i++)
+            {
+                _paperRouter.Score(paperInput, 0f, 0f);
+                wideRouter.Score(wideInput, 0f, 0f);
+            }
+
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+        Assert.That(least, Is.Zero);
     }
 }

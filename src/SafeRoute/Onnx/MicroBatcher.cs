@@ -1,0 +1,303 @@
+using SafeRoute.Text;
+
+namespace SafeRoute.Onnx;
+
+/// <summary>
+/// Gathers concurrent single-input forward passes of one guard into batches (see <see cref="MicroBatchingOptions"/>).
+/// One background loop takes up to MaxBatchSize waiting requests once the batch is full or the first of them has
+/// waited MaxWait (measured with the injected <see cref="TimeProvider"/>) and runs them as one batch on the thread pool
+/// (at most <c>concurrency</c> batches at once), completing each caller. A caller whose token is cancelled while queued is completed as cancelled at once and left out of the
+/// batch; disposal waits for the batch in flight and fails every queued caller with <see cref="ObjectDisposedException"/>.
+/// </summary>
+internal sealed class MicroBatcher : IDisposable
+{
+    private readonly Func<EncodedPrompt[], bool, GuardOutput[]> _run;
+    private readonly string _name;
+    private readonly int _maxBatchSize;
+    private readonly TimeSpan _maxWait;
+    private readonly TimeProvider _time;
+    private readonly object _gate = new();
+    private readonly Queue<Pending> _queue = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private readonly SemaphoreSlim _running;
+    private readonly List<Task> _inFlight = [];
+    private TaskCompletionSource _wake = NewSignal();
+    private bool _disposed;
+    private int _windowsOpened;
+
+    public MicroBatcher(Func<EncodedPrompt[], bool, GuardOutput[]> run, string name, MicroBatchingOptions options, TimeProvider time, int concurrency)
+    {
+        _run = run;
+        _name = name;
+        _maxBatchSize = options.MaxBatchSize;
+        _maxWait = options.MaxWait;
+        _time = time;
+        _running = new SemaphoreSlim(Math.Max(1, concurrency));
+        _loop = Task.Run(LoopAsync);
+    }
+
+    /// <summary>Gets how many requests are queued (cancelled ones included until the loop drops them).</summary>
+    internal int QueuedCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _queue.Count;
+            }
+        }
+    }
+
+    /// <summary>Gets how many MaxWait windows the loop has opened (its timer is then set): tests wait for it before moving a fake clock.</summary>
+    internal int WindowsOpened => Volatile.Read(ref _windowsOpened);
+
+    /// <summary>Queues one encoded prompt; the task completes when its batch has run.</summary>
+    public Task<GuardOutput> EnqueueAsync(EncodedPrompt prompt, bool wantFeatures, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var pending = new Pending(prompt, wantFeatures);
+        if (cancellationToken.CanBeCanceled)
+        {
+            pending.Registration = cancellationToken.UnsafeRegister(static (state, token) => ((Pending)state!).Completion.TrySetCanceled(token), pending);
+        }
+
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                pending.Registration.Dispose();
+                throw new ObjectDisposedException(_name);
+            }
+
+            _queue.Enqueue(pending);
+            if (_queue.Count == 1 || _queue.Count >= _maxBatchSize)
+            {
+                _wake.TrySetResult();
+            }
+        }
+
+        return pending.Completion.Task;
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _wake.TrySetResult();
+        }
+
+        _stop.Cancel();
+        try
+        {
+            _loop.Wait();
+            Task[] running;
+            lock (_gate)
+            {
+                running = [.. _inFlight];
+            }
+
+            Task.WaitAll(running);
+        }
+        catch (AggregateException)
+        {
+            // Neither the loop nor a batch faults (each batch's failure goes to its callers); nothing to report here.
+        }
+
+        lock (_gate)
+        {
+            while (_queue.TryDequeue(out Pending? pending))
+            {
+                pending.Completion.TrySetException(new ObjectDisposedException(_name, $"Guard model '{_name}' was disposed while this request waited for its batch."));
+                pending.Registration.Dispose();
+            }
+        }
+
+        _stop.Dispose();
+        _running.Dispose();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private async Task LoopAsync()
+    {
+        var batch = new List<Pending>(_maxBatchSize);
+        while (true)
+        {
+            Task wake;
+            lock (_gate)
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+
+                if (_queue.Count > 0)
+                {
+                    wake = Task.CompletedTask;
+                }
+                else
+                {
+                    if (_wake.Task.IsCompleted)
+                    {
+                        _wake = NewSignal();
+                    }
+
+                    wake = _wake.Task;
+                }
+            }
+
+            await wake.ConfigureAwait(false);
+            if (_maxWait > TimeSpan.Zero)
+            {
+                await WaitForBatchAsync().ConfigureAwait(false);
+            }
+
+            // Wait for a free run slot before taking requests: while every slot is busy, requests keep queuing and
+            // the next batch grows.
+            try
+            {
+                await _running.WaitAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            lock (_gate)
+            {
+                if (_disposed)
+                {
+                    _running.Release();
+                    return;
+                }
+
+                while (batch.Count < _maxBatchSize && _queue.TryDequeue(out Pending? pending))
+                {
+                    if (pending.Completion.Task.IsCompleted)
+                    {
+                        pending.Registration.Dispose(); // cancelled while queued
+                    }
+                    else
+                    {
+                        batch.Add(pending);
+                    }
+                }
+            }
+
+            if (batch.Count == 0)
+            {
+                _running.Release();
+            }
+            else
+            {
+                // Up to one batch per core runs at once, so batching adds to, not replaces, running on every core;
+                // the loop gathers the next batch meanwhile.
+                Pending[] taken = [.. batch];
+                batch.Clear();
+                Task run = Task.Run(() =>
+                {
+                    try
+                    {
+                        RunBatch(taken);
+                    }
+                    finally
+                    {
+                        _running.Release();
+                    }
+                });
+                lock (_gate)
+                {
+                    _inFlight.Add(run);
+                    _inFlight.RemoveAll(static t => t.IsCompleted);
+                }
+            }
+        }
+    }
+
+    /// <summary>Waits until MaxBatchSize requests are queued, MaxWait has passed, or the batcher is disposed.</summary>
+    private async Task WaitForBatchAsync()
+    {
+        using var window = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        Task delay = Task.Delay(_maxWait, _time, window.Token);
+        Interlocked.Increment(ref _windowsOpened);
+        while (true)
+        {
+            Task full;
+            lock (_gate)
+            {
+                if (_disposed || _queue.Count >= _maxBatchSize)
+                {
+                    break;
+                }
+
+                if (_wake.Task.IsCompleted)
+                {
+                    _wake = NewSignal();
+                }
+
+                full = _wake.Task;
+            }
+
+            if (await Task.WhenAny(delay, full).ConfigureAwait(false) == delay)
+            {
+                break;
+            }
+        }
+
+        await window.CancelAsync().ConfigureAwait(false);
+    }
+
+    private void RunBatch(Pending[] batch)
+    {
+        var prompts = new EncodedPrompt[batch.Length];
+        bool wantFeatures = false;
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            prompts[i] = batch[i].Prompt;
+            wantFeatures |= batch[i].WantFeatures;
+        }
+
+        try
+        {
+            GuardOutput[] outputs = _run(prompts, wantFeatures);
+            for (int i = 0; i < outputs.Length; i++)
+            {
+                batch[i].Completion.TrySetResult(outputs[i]);
+            }
+        }
+#pragma warning disable CA1031 // Every failure of a batch belongs to its callers.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            foreach (Pending pending in batch)
+            {
+                pending.Completion.TrySetException(ex);
+            }
+        }
+        finally
+        {
+            foreach (Pending pending in batch)
+            {
+                pending.Registration.Dispose();
+            }
+        }
+    }
+
+    private sealed class Pending(EncodedPrompt prompt, bool wantFeatures)
+    {
+        public EncodedPrompt Prompt { get; } = prompt;
+
+        public bool WantFeatures { get; } = wantFeatures;
+
+        public TaskCompletionSource<GuardOutput> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public CancellationTokenRegistration Registration { get; set; }
+    }
+}
