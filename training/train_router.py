@@ -54,12 +54,13 @@ class BayesLinear(nn.Module):
 
 
 class Router(nn.Module):
-    def __init__(self, h):
+    def __init__(self, h, width=512):
         super().__init__()
+        w = width
         # Index layout of the reference nn.Sequential: 0 BayesLinear, 1 LayerNorm, 2 ReLU, 3 BayesLinear, 4 LayerNorm,
         # 5 ReLU, 6 BayesLinear.
-        self.cls = nn.ModuleList([BayesLinear(h, 512), nn.LayerNorm(512), nn.ReLU(), BayesLinear(512, 512),
-                                  nn.LayerNorm(512), nn.ReLU(), BayesLinear(512, 1)])
+        self.cls = nn.ModuleList([BayesLinear(h, w), nn.LayerNorm(w), nn.ReLU(), BayesLinear(w, w),
+                                  nn.LayerNorm(w), nn.ReLU(), BayesLinear(w, 1)])
 
     def forward(self, x, sample=False):
         for m in self.cls:
@@ -95,6 +96,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--max-share", type=float, default=0.20)
+    ap.add_argument("--width", type=int, default=512, help="hidden width of both MLP layers (the paper's is 512)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -115,7 +117,7 @@ def main():
     xtr, ttr, xva, tva = x[~val_mask], t[~val_mask], x[val_mask], t[val_mask]
     print(f"router split: {len(t)} rows, {int(t.sum())} hard; train {len(ttr)} ({int(ttr.sum())} hard), val {len(tva)} ({int(tva.sum())} hard)", flush=True)
 
-    model = Router(x.shape[1])
+    model = Router(x.shape[1], args.width)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     batch = 512
     steps_per_epoch = math.ceil(len(ttr) / batch)
@@ -172,7 +174,7 @@ def main():
             tensors[f"cls.{i + 1}.bias"] = ln.bias.detach().numpy()
     save_safetensors(args.out, tensors, {"threshold": repr(eps32), "layer_norm_eps": "1e-05"})
     with open(os.path.join(args.work, "train_router.json"), "w", encoding="utf-8") as fo:
-        json.dump({"epochs": args.epochs, "train_seconds": round(train_seconds, 1), "router_rows": int(len(t)), "router_hard": int(t.sum()),
+        json.dump({"epochs": args.epochs, "width": args.width, "train_seconds": round(train_seconds, 1), "router_rows": int(len(t)), "router_hard": int(t.sum()),
                    "threshold": eps32, "dev_routed_f1": f, "dev_share": share, "dev_routing": rs}, fo, indent=2)
 
 
