@@ -4,7 +4,7 @@ namespace SafeRoute.Benchmarks;
 
 /// <summary>
 /// Target 4 (concurrent callers): C callers at once, each making <see cref="RequestsPerCaller"/> sequential
-/// <c>EvaluateAsync</c> calls on the small default guard (default threads), without (Baseline) and with micro-batching
+/// <c>EvaluateAsync</c> calls on the small or the large default guard (default threads), without (Baseline) and with micro-batching
 /// (MaxBatchSize 32; MaxWait 0, the default, and 1 ms). Same work per invocation, so the Ratio is the inverse throughput ratio.
 /// p50/p99 latency: see <see cref="LatencyReport"/> (the <c>short</c> mode prints it after these).
 /// </summary>
@@ -21,12 +21,17 @@ public class ConcurrencyBenchmark
     [Params(1, 8, 32)]
     public int Callers { get; set; }
 
+    /// <summary>Gets or sets which default guard runs: the small one (the routed guard's every-input pass) or the large one.</summary>
+    [Params("small", "large")]
+    public string Guard { get; set; } = "small";
+
     [GlobalSetup]
     public void Setup()
     {
-        _plain = OnnxSafetyGuard.Create(DefaultGuardModels.SmallModelPath);
-        _batched = OnnxSafetyGuard.Create(DefaultGuardModels.SmallModelPath, LatencyReport.BatchedOptions());
-        _batchedWait = OnnxSafetyGuard.Create(DefaultGuardModels.SmallModelPath, LatencyReport.BatchedOptions(maxWaitMs: 1));
+        string path = Guard == "large" ? DefaultGuardModels.LargeModelPath : DefaultGuardModels.SmallModelPath;
+        _plain = OnnxSafetyGuard.Create(path);
+        _batched = OnnxSafetyGuard.Create(path, LatencyReport.BatchedOptions());
+        _batchedWait = OnnxSafetyGuard.Create(path, LatencyReport.BatchedOptions(maxWaitMs: 1));
         _inputs = DevSet.Sample(Callers * RequestsPerCaller);
     }
 
