@@ -61,6 +61,11 @@ public sealed class RemoteSafetyGuardOptions
     /// <value>The default is 15 seconds.</value>
     public TimeSpan CircuitBreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Gets or sets how many attempts the sampling window must hold before the failure ratio can open the
+    /// circuit (each retry counts as an attempt).</summary>
+    /// <value>The default is 100 (the resilience library's default); at least 2.</value>
+    public int CircuitBreakerMinimumThroughput { get; set; } = 100;
+
     /// <summary>Gets or sets the tier reported in the verdicts.</summary>
     /// <value>The default is <see cref="GuardTier.Large"/>.</value>
     public GuardTier Tier { get; set; } = GuardTier.Large;
@@ -107,6 +112,11 @@ public sealed class RemoteSafetyGuardOptions
         if (!(CircuitBreakerFailureRatio is > 0 and <= 1) || CircuitBreakerBreakDuration < TimeSpan.FromMilliseconds(500))
         {
             throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(CircuitBreakerFailureRatio)} must be in (0, 1] and {nameof(CircuitBreakerBreakDuration)} at least 0.5 s.");
+        }
+
+        if (CircuitBreakerMinimumThroughput < 2)
+        {
+            throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(CircuitBreakerMinimumThroughput)} must be at least 2 (got {CircuitBreakerMinimumThroughput}).");
         }
     }
 }

@@ -57,6 +57,7 @@ public static class RemoteServiceCollectionExtensions
 
             r.CircuitBreaker.FailureRatio = o.CircuitBreakerFailureRatio;
             r.CircuitBreaker.BreakDuration = o.CircuitBreakerBreakDuration;
+            r.CircuitBreaker.MinimumThroughput = o.CircuitBreakerMinimumThroughput;
             r.CircuitBreaker.SamplingDuration = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(30).Ticks, 2 * o.AttemptTimeout.Ticks));
         });
         return builder;

@@ -124,6 +124,49 @@ public sealed class RemoteGuardTests
     }
 
     [Test]
+    public async Task Repeated_failures_open_the_circuit_so_calls_stop_reaching_the_server_until_the_break_ends()
+    {
+        await using ServiceProvider sp = Provider(_server.Address, LargeGuardFailurePolicy.FallBackToSmall, configure: r =>
+        {
+            r.CircuitBreakerMinimumThroughput = 4;
+            r.CircuitBreakerFailureRatio = 0.5;
+            r.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(1);
+        });
+        var guard = sp.GetRequiredService<RoutedSafetyGuard>();
+        _server.FailuresToInject = 1_000;
+
+        // Each call is two attempts (one retry); after two failed calls the window holds 4 failed attempts.
+        int before = _server.Requests;
+        for (int i = 0; i < 2; i++)
+        {
+            SafetyVerdict failed = await guard.EvaluateAsync(Inputs[0]);
+            Assert.That(failed.IsDegraded, Is.True, $"call {i} failed over to the small guard");
+        }
+
+        int afterFailures = _server.Requests;
+        Assert.That(afterFailures - before, Is.EqualTo(4), "two calls of two attempts each reached the server");
+
+        SafetyVerdict shortCircuited = await guard.EvaluateAsync(Inputs[0]);
+        Assert.Multiple(() =>
+        {
+            Assert.That(_server.Requests, Is.EqualTo(afterFailures), "the open circuit rejects the call without a request");
+            Assert.That(shortCircuited.IsDegraded, Is.True);
+            Assert.That(shortCircuited.DecidedBy, Is.EqualTo(GuardTier.Small));
+        });
+
+        // The server recovers; after the break a trial call goes through and closes the circuit.
+        _server.FailuresToInject = 0;
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        SafetyVerdict recovered = await guard.EvaluateAsync(Inputs[0]);
+        Assert.Multiple(() =>
+        {
+            Assert.That(_server.Requests, Is.GreaterThan(afterFailures), "the trial call reached the server");
+            Assert.That(recovered.IsDegraded, Is.False);
+            Assert.That(recovered.DecidedBy, Is.EqualTo(GuardTier.Large));
+        });
+    }
+
+    [Test]
     public async Task Health_check_is_healthy_with_the_server_and_degraded_without_it()
     {
         await using ServiceProvider up = Provider(_server.Address, LargeGuardFailurePolicy.FailClosed);
@@ -159,6 +202,7 @@ public sealed class RemoteGuardTests
         Assert.That(() => new RemoteSafetyGuard(http, new RemoteSafetyGuardOptions { Model = "m" }), Throws.ArgumentException.With.Message.Contains("Endpoint"));
         Assert.That(() => new RemoteSafetyGuard(http, new RemoteSafetyGuardOptions { Endpoint = new Uri("http://x/") }), Throws.ArgumentException.With.Message.Contains("Model"));
         Assert.That(() => new RemoteSafetyGuard(http, new RemoteSafetyGuardOptions { Endpoint = new Uri("http://x/"), Model = "m", TopLogprobs = 1 }), Throws.ArgumentException.With.Message.Contains("TopLogprobs"));
+        Assert.That(() => new RemoteSafetyGuard(http, new RemoteSafetyGuardOptions { Endpoint = new Uri("http://x/"), Model = "m", CircuitBreakerMinimumThroughput = 1 }), Throws.ArgumentException.With.Message.Contains("CircuitBreakerMinimumThroughput"));
     }
 
     [TestCase("""{"text":"safe","logprobs":{"top_logprobs":[{"safe":-0.1,"unsafe":-2.5}]}}""", 0.0831727)]
@@ -182,7 +226,7 @@ public sealed class RemoteGuardTests
 
     private static RemoteSafetyGuardOptions Options(Uri endpoint) => new() { Endpoint = endpoint, Model = ModelName };
 
-    private static ServiceProvider Provider(Uri endpoint, LargeGuardFailurePolicy policy, bool shortTimeouts = false)
+    private static ServiceProvider Provider(Uri endpoint, LargeGuardFailurePolicy policy, bool shortTimeouts = false, Action<RemoteSafetyGuardOptions>? configure = null)
     {
         var services = new ServiceCollection();
         services.AddSafeRouteWithRemoteLargeGuard(
@@ -201,6 +245,7 @@ public sealed class RemoteGuardTests
                 r.TotalTimeout = shortTimeouts ? TimeSpan.FromMilliseconds(900) : TimeSpan.FromSeconds(30);
                 r.MaxRetryAttempts = 1;
                 r.RetryDelay = TimeSpan.FromMilliseconds(10);
+                configure?.Invoke(r);
             });
         services.AddHealthChecks().AddSafeRoute();
         return services.BuildServiceProvider();
