@@ -164,6 +164,20 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             ArgumentOutOfRangeException.ThrowIfLessThan(overrideLength, 8, nameof(options));
         }
 
+        for (int i = 0; i < options.ExecutionProviders.Count; i++)
+        {
+            ExecutionProviderOptions? providerOptions = options.ExecutionProviders[i];
+            if (providerOptions is null)
+            {
+                throw new ArgumentException($"GuardModelOptions.ExecutionProviders[{i}] must not be null.", nameof(options));
+            }
+
+            if (providerOptions.Problems() is { Count: > 0 } providerProblems)
+            {
+                throw new ArgumentException($"GuardModelOptions.ExecutionProviders[{i}]." + string.Join($" GuardModelOptions.ExecutionProviders[{i}].", providerProblems), nameof(options));
+            }
+        }
+
         GuardManifest manifest = GuardManifest.Load(modelDirectory);
         if (options.MaxSequenceLength is { } length)
         {

@@ -116,15 +116,16 @@ internal sealed class SafeRouteOptionsValidator(string sectionPath, bool customL
 
             for (int i = 0; i < model.ExecutionProviders.Count; i++)
             {
-                ExecutionProviderOptions ep = model.ExecutionProviders[i];
-                if (!Enum.IsDefined(ep.Provider))
+                ExecutionProviderOptions? ep = model.ExecutionProviders[i];
+                if (ep is null)
                 {
-                    failures.Add($"{P($"{key}:ExecutionProviders:{i}:Provider")} has the unknown value {(int)ep.Provider}.");
+                    failures.Add($"{P($"{key}:ExecutionProviders:{i}")} must not be null.");
+                    continue;
                 }
 
-                if (ep.DeviceId < 0)
+                foreach (string problem in ep.Problems())
                 {
-                    failures.Add($"{P($"{key}:ExecutionProviders:{i}:DeviceId")} must not be negative.");
+                    failures.Add($"{P($"{key}:ExecutionProviders:{i}:")}{problem}");
                 }
             }
         }

@@ -41,6 +41,55 @@ public sealed class SafeRouteOptionsValidationTests
     }
 
     [Test]
+    public void StartupValidation_ProviderSettingsThatWouldBeIgnored_AreErrorsNamingTheSetting()
+    {
+        IConfiguration configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["SafeRoute:SmallModel:ExecutionProviders:0:Provider"] = "DirectML",
+                ["SafeRoute:SmallModel:ExecutionProviders:0:Options:disable_metacommands"] = "1",
+                ["SafeRoute:SmallModel:ExecutionProviders:1:Provider"] = "OpenVino",
+                ["SafeRoute:SmallModel:ExecutionProviders:1:DeviceId"] = "2",
+                ["SafeRoute:SmallModel:ExecutionProviders:2:Provider"] = "Cuda",
+                ["SafeRoute:SmallModel:ExecutionProviders:2:DeviceId"] = "1",
+                ["SafeRoute:SmallModel:ExecutionProviders:2:Options:gpu_mem_limit"] = "1000000",
+                ["SafeRoute:SmallModel:ExecutionProviders:3:Provider"] = "Cpu",
+            })
+            .Build();
+        var services = new ServiceCollection();
+        services.AddSafeRoute(configuration.GetSection("SafeRoute"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        string message = ex!.Message;
+        Assert.Multiple(() =>
+        {
+            Assert.That(message, Does.Contain("SafeRoute:SmallModel:ExecutionProviders:0:Options").And.Contain("disable_metacommands"));
+            Assert.That(message, Does.Contain("SafeRoute:SmallModel:ExecutionProviders:1:DeviceId"));
+            Assert.That(message, Does.Not.Contain("ExecutionProviders:2"), "CUDA takes both a device id and options");
+            Assert.That(message, Does.Not.Contain("ExecutionProviders:3"));
+        });
+    }
+
+    [Test]
+    public void Create_ProviderSettingsThatWouldBeIgnored_ThrowArgumentException()
+    {
+        var options = new GuardModelOptions();
+        var xnnpack = new ExecutionProviderOptions { Provider = ExecutionProvider.XnnPack, DeviceId = 1 };
+        options.ExecutionProviders.Add(xnnpack);
+        options.ExecutionProviders.Add(new ExecutionProviderOptions { Provider = ExecutionProvider.Cpu });
+        // Checked before the folder is read, so no model is needed.
+        var ex = Assert.Throws<ArgumentException>(() => OnnxSafetyGuard.Create("/not/read", options));
+        Assert.That(ex!.Message, Does.Contain("ExecutionProviders[0].DeviceId").And.Contain("XnnPack"));
+
+        xnnpack.DeviceId = 0;
+        xnnpack.Provider = ExecutionProvider.Rocm;
+        xnnpack.Options["tunable_op_enable"] = "1";
+        ex = Assert.Throws<ArgumentException>(() => OnnxSafetyGuard.Create("/not/read", options));
+        Assert.That(ex!.Message, Does.Contain("ExecutionProviders[0].Options").And.Contain("tunable_op_enable"));
+    }
+
+    [Test]
     public void StartupValidation_MlpWithoutPath_SuggestsEntropy()
     {
         var services = new ServiceCollection();
