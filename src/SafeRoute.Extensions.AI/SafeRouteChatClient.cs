@@ -129,6 +129,7 @@ public sealed class SafeRouteChatClient : DelegatingChatClient
         var held = new List<ChatResponseUpdate>();
         var text = new StringBuilder();
         int heldChars = 0;
+        int releasedChars = 0;
         string? lastResponseId = null;
         IAsyncEnumerator<ChatResponseUpdate> e = base.GetStreamingResponseAsync(list, options, cancellationToken).GetAsyncEnumerator(cancellationToken);
         await using (e.ConfigureAwait(false))
@@ -146,7 +147,7 @@ public sealed class SafeRouteChatClient : DelegatingChatClient
                     continue;
                 }
 
-                (_, block) = await CheckAsync(SafeRouteChatStage.Response, prompt, text.ToString(), cancellationToken).ConfigureAwait(false);
+                block = await CheckHeldReplyAsync(prompt, text.ToString(), releasedChars, cancellationToken).ConfigureAwait(false);
                 if (block is not null)
                 {
                     break;
@@ -159,12 +160,13 @@ public sealed class SafeRouteChatClient : DelegatingChatClient
 
                 held.Clear();
                 heldChars = 0;
+                releasedChars = text.Length;
             }
         }
 
         if (block is null && text.Length > 0 && held.Count > 0)
         {
-            (_, block) = await CheckAsync(SafeRouteChatStage.Response, prompt, text.ToString(), cancellationToken).ConfigureAwait(false);
+            block = await CheckHeldReplyAsync(prompt, text.ToString(), releasedChars, cancellationToken).ConfigureAwait(false);
         }
 
         if (block is not null)
@@ -177,6 +179,41 @@ public sealed class SafeRouteChatClient : DelegatingChatClient
         {
             yield return released;
         }
+    }
+
+    /// <summary>
+    /// Checks the reply so far before the held part (from <paramref name="releasedChars"/>) is released. When the guard had
+    /// to cut the whole reply to fit its context (<see cref="SafetyVerdict.WasTruncated"/>), the held part may have fallen
+    /// in the cut-out middle, so it is checked again on its own with a little of the text before it; if even that does
+    /// not fit, the reply cannot be checked and <see cref="SafeRouteChatOptions.FailureMode"/> decides. Nothing is released
+    /// that no check has seen.
+    /// </summary>
+    private async ValueTask<SafeRouteChatBlock?> CheckHeldReplyAsync(string? prompt, string reply, int releasedChars, CancellationToken cancellationToken)
+    {
+        (SafetyVerdict? whole, SafeRouteChatBlock? block) = await CheckAsync(SafeRouteChatStage.Response, prompt, reply, cancellationToken).ConfigureAwait(false);
+        if (block is not null || whole is not { WasTruncated: true })
+        {
+            return block;
+        }
+
+        int overlap = Math.Min(64, _options.StreamingWindowChars / 4);
+        string held = reply[Math.Max(0, releasedChars - overlap)..];
+        (SafetyVerdict? part, block) = await CheckAsync(SafeRouteChatStage.Response, prompt, held, cancellationToken).ConfigureAwait(false);
+        if (block is not null || part is not { WasTruncated: true })
+        {
+            return block;
+        }
+
+        var tooLong = new SafeRouteException(
+            $"A streamed reply window of {held.Length} characters does not fit the guard's context together with the prompt, so part of it " +
+            $"would be released unchecked. Lower {nameof(SafeRouteChatOptions)}.{nameof(SafeRouteChatOptions.StreamingWindowChars)} (it is {_options.StreamingWindowChars}).");
+        if (_options.FailureMode == SafeRouteChatFailureMode.Throw)
+        {
+            throw tooLong;
+        }
+
+        ChatLog.GuardFailed(_logger, SafeRouteChatStage.Response, _options.FailureMode, tooLong);
+        return _options.FailureMode == SafeRouteChatFailureMode.Allow ? null : new SafeRouteChatBlock(SafeRouteChatStage.Response, part, tooLong);
     }
 
     private static string? LastUserText(IList<ChatMessage> messages)

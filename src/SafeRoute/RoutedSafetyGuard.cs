@@ -146,7 +146,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         }
 
         _telemetry.GuardDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>(SafeRouteTelemetry.TierTag, "small"));
-        Activity? routerActivity = SafeRouteTelemetry.ActivitySource.StartActivity("SafeRoute router");
+        using Activity? routerActivity = SafeRouteTelemetry.ActivitySource.StartActivity("SafeRoute router");
         routerActivity?.SetTag("saferoute.router", _router.Name);
         routerActivity?.SetTag("saferoute.threshold", Threshold);
 
@@ -175,7 +175,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         }
 
         routerActivity?.SetTag("saferoute.routed_count", routed?.Count ?? 0);
-        routerActivity?.Dispose();
+        routerActivity?.Stop(); // the using above also ends it when the router throws
         if (routed is null)
         {
             Record(verdicts, 0);
@@ -203,6 +203,14 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
             {
                 throw new SafeRouteException($"The large guard returned {largeVerdicts?.Count ?? 0} verdicts for {largeRequests.Length} requests.");
             }
+
+            for (int k = 0; k < largeVerdicts.Count; k++)
+            {
+                if (largeVerdicts[k] is null)
+                {
+                    throw new SafeRouteException($"The large guard returned a null verdict for request {k} of {largeRequests.Length}.");
+                }
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -215,7 +223,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         }
         catch (Exception ex)
         {
-            RecordLargeFailure(ex, routed.Count);
+            RecordLargeFailure(ex, routed.Count, largeActivity);
             throw;
         }
         finally
@@ -225,7 +233,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
 
         if (failure is not null)
         {
-            RecordLargeFailure(failure, routed.Count);
+            RecordLargeFailure(failure, routed.Count, largeActivity);
         }
 
         for (int k = 0; k < routed.Count; k++)
@@ -234,7 +242,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
             SafetyVerdict small = verdicts[i];
             if (failure is null)
             {
-                SafetyVerdict large = largeVerdicts![k] ?? throw new SafeRouteException("The large guard returned a null verdict.");
+                SafetyVerdict large = largeVerdicts![k];
                 verdicts[i] = large with
                 {
                     DecidedBy = GuardTier.Large,
@@ -266,9 +274,11 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         return verdicts;
     }
 
-    private void RecordLargeFailure(Exception exception, int count)
+    private void RecordLargeFailure(Exception exception, int count, Activity? largeActivity)
     {
-        Activity.Current?.SetStatus(ActivityStatusCode.Error, exception.GetType().Name);
+        // Only SafeRoute's own large-guard span is marked: with no listener it is null, and the caller's span (an HTTP
+        // request, say) must not turn into an error for a failure the policy handled.
+        largeActivity?.SetStatus(ActivityStatusCode.Error, exception.GetType().Name);
         _telemetry.LargeGuardFailures.Add(count, new KeyValuePair<string, object?>(SafeRouteTelemetry.PolicyTag, FailurePolicy.ToString()));
         SafeRouteLog.LargeGuardFailed(_logger, count, FailurePolicy, exception);
     }

@@ -34,7 +34,12 @@ internal sealed class MicroBatcher : IDisposable
         _maxWait = options.MaxWait;
         _time = time;
         _running = new SemaphoreSlim(Math.Max(1, concurrency));
-        _loop = Task.Run(LoopAsync);
+        // The loop and the batches it starts must not run in the execution context of whoever happened to create the
+        // guard (in DI, the first request that resolved it): no Activity.Current or other async-local state of theirs.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _loop = Task.Run(LoopAsync);
+        }
     }
 
     /// <summary>Gets how many requests are queued (cancelled ones included until the loop drops them).</summary>

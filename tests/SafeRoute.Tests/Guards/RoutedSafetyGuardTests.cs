@@ -163,6 +163,37 @@ public sealed class RoutedSafetyGuardTests
     }
 
     [Test]
+    public async Task NullVerdictsFromTheLargeGuard_AreAFailureThePolicyDecides()
+    {
+        var closed = new RoutedSafetyGuard(_small, new NullVerdictGuard(), new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = -1f });
+        IReadOnlyList<SafetyVerdict> verdicts = await closed.EvaluateBatchAsync([new SafetyRequest(Benign), new SafetyRequest(Trigger)]);
+        Assert.That(verdicts.All(v => v.IsDegraded && v.IsUnsafe), Is.True, "FailClosed");
+
+        var throwing = new RoutedSafetyGuard(_small, new NullVerdictGuard(), new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = -1f, FailurePolicy = LargeGuardFailurePolicy.Throw });
+        var ex = Assert.ThrowsAsync<SafeRouteException>(async () => await throwing.EvaluateAsync(new SafetyRequest(Benign)));
+        Assert.That(ex!.Message, Does.Contain("null verdict"));
+    }
+
+    [Test]
+    public async Task AHandledLargeGuardFailure_DoesNotMarkTheCallersSpanAsAnError()
+    {
+        using var callerSource = new System.Diagnostics.ActivitySource("SafeRoute.Tests.Caller");
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = s => s.Name == callerSource.Name, // SafeRoute's own source has no listener here
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        var guard = new RoutedSafetyGuard(_small, new FailingGuard(new InvalidOperationException("server down")), new EntropyRouter(),
+            new RoutedSafetyGuardOptions { Threshold = -1f, FailurePolicy = LargeGuardFailurePolicy.FallBackToSmall });
+        using System.Diagnostics.Activity? request = callerSource.StartActivity("HTTP POST");
+        Assert.That(request, Is.Not.Null);
+        SafetyVerdict verdict = await guard.EvaluateAsync(new SafetyRequest(Benign));
+        Assert.That(verdict.IsDegraded, Is.True);
+        Assert.That(request!.Status, Is.EqualTo(System.Diagnostics.ActivityStatusCode.Unset));
+    }
+
+    [Test]
     public async Task FailurePolicy_FallBackToSmall_ReturnsSmallVerdictDegraded()
     {
         var large = new FailingGuard(new InvalidOperationException("server down"));

@@ -33,3 +33,13 @@ internal sealed class HangingGuard : ISafetyGuard
         throw new InvalidOperationException("unreachable");
     }
 }
+
+/// <summary>A broken large tier that answers with null verdicts (a user-supplied ISafetyGuard with a bug).</summary>
+internal sealed class NullVerdictGuard : ISafetyGuard
+{
+    public ValueTask<SafetyVerdict> EvaluateAsync(SafetyRequest request, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult<SafetyVerdict>(null!);
+
+    public ValueTask<IReadOnlyList<SafetyVerdict>> EvaluateBatchAsync(IReadOnlyList<SafetyRequest> requests, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult<IReadOnlyList<SafetyVerdict>>(new SafetyVerdict[requests.Count]);
+}

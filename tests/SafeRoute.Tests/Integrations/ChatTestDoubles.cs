@@ -57,6 +57,10 @@ internal sealed class MarkerGuard : ISafetyGuard
 
     public Exception? Failure { get; set; }
 
+    /// <summary>Gets or sets a context limit in characters of the checked text: longer text is seen only as its first and
+    /// last half-limit characters, and the verdict says it was truncated (as a real guard's head+tail cut does).</summary>
+    public int? ContextChars { get; set; }
+
     public ValueTask<SafetyVerdict> EvaluateAsync(SafetyRequest request, CancellationToken cancellationToken = default)
     {
         lock (Requests)
@@ -69,8 +73,16 @@ internal sealed class MarkerGuard : ISafetyGuard
             return ValueTask.FromException<SafetyVerdict>(Failure);
         }
 
-        bool bad = (request.Response ?? request.Prompt).Contains(Marker, StringComparison.Ordinal);
-        return ValueTask.FromResult(new SafetyVerdict { IsUnsafe = bad, UnsafeProbability = bad ? 0.9f : 0.1f, DecidedBy = GuardTier.Small, ModelName = "marker" });
+        string text = request.Response ?? request.Prompt;
+        bool truncated = ContextChars is { } limit && text.Length > limit;
+        if (truncated)
+        {
+            int half = ContextChars!.Value / 2;
+            text = text[..half] + "\n" + text[^half..];
+        }
+
+        bool bad = text.Contains(Marker, StringComparison.Ordinal);
+        return ValueTask.FromResult(new SafetyVerdict { IsUnsafe = bad, UnsafeProbability = bad ? 0.9f : 0.1f, DecidedBy = GuardTier.Small, ModelName = "marker", WasTruncated = truncated });
     }
 
     public async ValueTask<IReadOnlyList<SafetyVerdict>> EvaluateBatchAsync(IReadOnlyList<SafetyRequest> requests, CancellationToken cancellationToken = default)

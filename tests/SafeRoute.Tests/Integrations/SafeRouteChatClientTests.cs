@@ -174,6 +174,72 @@ public sealed class SafeRouteChatClientTests
     }
 
     [Test]
+    public async Task A_window_the_guard_saw_only_in_the_cut_out_middle_of_a_long_reply_is_checked_on_its_own()
+    {
+        // The guard sees 50 + 50 characters of a longer reply. The marker starts 1 character into the window checked at
+        // 180 characters, so it is neither in the head (0-50) nor in the tail (130-180) of that whole-reply check.
+        string reply = new string('a', 121) + MarkerGuard.Marker + new string('b', 170);
+        var guard = new MarkerGuard { ContextChars = 100 };
+        var inner = new ScriptedChatClient(reply, chunkSize: 60);
+        IChatClient client = new ChatClientBuilder(inner).UseSafeRoute(guard, o => o.StreamingWindowChars = 60).Build();
+
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (ChatResponseUpdate u in client.GetStreamingResponseAsync("hi"))
+        {
+            updates.Add(u);
+        }
+
+        string released = string.Concat(updates.Take(updates.Count - 1).Select(u => u.Text));
+        Assert.Multiple(() =>
+        {
+            Assert.That(released, Does.Not.Contain("FORBID"), "no part of the marker reaches the user");
+            Assert.That(updates[^1].FinishReason, Is.EqualTo(ChatFinishReason.ContentFilter));
+            Assert.That(guard.Requests.Any(r => r.Response is { Length: <= 100 } part && part.Contains(MarkerGuard.Marker, StringComparison.Ordinal)),
+                Is.True, "the held window was checked on its own");
+        });
+    }
+
+    [TestCase(SafeRouteChatFailureMode.Block)]
+    [TestCase(SafeRouteChatFailureMode.Allow)]
+    [TestCase(SafeRouteChatFailureMode.Throw)]
+    public async Task A_window_longer_than_the_guards_context_is_a_failure_the_failure_mode_decides(SafeRouteChatFailureMode mode)
+    {
+        string reply = new string('a', 400);
+        var guard = new MarkerGuard { ContextChars = 100 };
+        IChatClient client = new ChatClientBuilder(new ScriptedChatClient(reply, chunkSize: 200))
+            .UseSafeRoute(guard, o => { o.StreamingWindowChars = 200; o.FailureMode = mode; }).Build();
+
+        var updates = new List<ChatResponseUpdate>();
+        async Task ReadAsync()
+        {
+            await foreach (ChatResponseUpdate u in client.GetStreamingResponseAsync("hi"))
+            {
+                updates.Add(u);
+            }
+        }
+
+        if (mode == SafeRouteChatFailureMode.Throw)
+        {
+            var ex = Assert.ThrowsAsync<SafeRouteException>(ReadAsync);
+            Assert.That(ex!.Message, Does.Contain("StreamingWindowChars"));
+            Assert.That(updates, Is.Empty, "nothing was released before the failure");
+            return;
+        }
+
+        await ReadAsync();
+        if (mode == SafeRouteChatFailureMode.Allow)
+        {
+            Assert.That(string.Concat(updates.Select(u => u.Text)), Is.EqualTo(reply));
+        }
+        else
+        {
+            Assert.That(updates, Has.Count.EqualTo(1));
+            Assert.That(updates[0].FinishReason, Is.EqualTo(ChatFinishReason.ContentFilter));
+            Assert.That(((SafeRouteChatBlock)updates[0].AdditionalProperties![SafeRouteChatClient.BlockKey]!).Failure, Is.InstanceOf<SafeRouteException>());
+        }
+    }
+
+    [Test]
     public async Task A_blocked_streaming_prompt_yields_one_update_and_no_inner_call()
     {
         var inner = new ScriptedChatClient(SafeReply);
