@@ -597,11 +597,57 @@ internal sealed partial class PromptEncoder
     }
 
     /// <summary>User texts of every character class, used to check that a cache boundary is one user text cannot move.</summary>
-    private static readonly string[] s_probes =
-    [
-        "", "a", "Z", "ab", "1", "12345", "!", "?!", ".", "'", "'s", "'ll", " ", "  ", "   x", "\n", "\r\n", "\t", "\n\n",
-        " a", "a ", "a\n", "a\n ", "x y", "é", "ß", "中文", "\u00a0", "\u2028", "😀", "-", "--a", "\\", "{",
-    ];
+    private static readonly string[] s_probes = BuildProbes();
+
+    private static string[] BuildProbes()
+    {
+        var probes = new List<string>
+        {
+            "", "ab", "12345", "!", "?!", ".", "'", "'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'T", " ", "  ", "   x",
+            "\n", "\r", "\r\n", "\t", "\n\n", " a", "a ", "a\n", "a\n ", "x y", "é", "ß", "ſ", "\u212A", "\u0301", "中文",
+            "\u00a0", "\u2028", "\u0085", "\u000b", "\u3000", "\u200d", "😀", "²", "Ⅷ", "٣", "-", "--a", "\\", "{", "_", "<", "\"",
+        };
+
+        // Every ASCII letter and digit on its own: contraction letters (s, t, d, m) and letters that merge with a
+        // template's trailing letters are where a boundary can move.
+        for (char c = 'a'; c <= 'z'; c++)
+        {
+            probes.Add(c.ToString());
+            probes.Add(char.ToUpperInvariant(c).ToString());
+        }
+
+        for (char c = '0'; c <= '9'; c++)
+        {
+            probes.Add(c.ToString());
+        }
+
+        return [.. probes];
+    }
+
+    /// <summary>Whether <paramref name="position"/> is a pre-tokenizer chunk boundary of <paramref name="text"/>.</summary>
+    private bool IsChunkBoundary(string text, int position)
+    {
+        if (position <= 0 || position >= text.Length)
+        {
+            return true;
+        }
+
+        foreach (ValueMatch match in _pattern.EnumerateMatches(text))
+        {
+            int end = match.Index + match.Length;
+            if (end == position || match.Index == position)
+            {
+                return true;
+            }
+
+            if (match.Index > position)
+            {
+                break;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>The largest pre-tokenizer boundary in <paramref name="literal"/> (text that precedes user text) at which
     /// the ids of the text before it are the same whatever user text follows; 0 when there is none.</summary>
@@ -626,7 +672,8 @@ internal sealed partial class PromptEncoder
             bool stable = true;
             foreach (string probe in s_probes)
             {
-                if (!EncodeFixed(literal + probe).AsSpan().SequenceEqual([.. head, .. EncodeFixed(rest + probe)]))
+                if (!IsChunkBoundary(literal + probe, cut)
+                    || !EncodeFixed(literal + probe).AsSpan().SequenceEqual([.. head, .. EncodeFixed(rest + probe)]))
                 {
                     stable = false;
                     break;
@@ -664,7 +711,8 @@ internal sealed partial class PromptEncoder
             bool stable = true;
             foreach (string probe in s_probes)
             {
-                if (!EncodeFixed(probe + literal).AsSpan().SequenceEqual([.. EncodeFixed(probe + before), .. tail]))
+                if (!IsChunkBoundary(probe + literal, probe.Length + cut)
+                    || !EncodeFixed(probe + literal).AsSpan().SequenceEqual([.. EncodeFixed(probe + before), .. tail]))
                 {
                     stable = false;
                     break;

@@ -112,4 +112,65 @@ public sealed class HotPathTests
         SafetyVerdict b = await withoutArena.EvaluateAsync(request);
         Assert.That(b.UnsafeProbability, Is.EqualTo(a.UnsafeProbability).Within(1e-6));
     }
+
+    [TestCase("gpt2")]
+    [TestCase("cl100k")]
+    [TestCase("o200k")]
+    public void CustomTemplates_CachedIds_EqualOnePassTokenization_ForRandomUserText(string preset)
+    {
+        // Templates whose text touches the user text with letters, quotes, digits, spaces and non-ASCII letters: the
+        // places where a cached boundary could move. Each is compared with one tokenizer pass over the filled-in text.
+        string[] templates =
+        [
+            "Task: is the user message safe or unsafe?\nUser: {prompt}\nAnswer:",
+            "Message'{prompt}' ok",
+            "Text:{prompt}.",
+            "x  {prompt}  y",
+            "N123{prompt}456 z",
+            "abc{prompt}def ghi",
+            "it's {prompt}'s turn, we'll see",
+            "é{prompt}é done",
+        ];
+        string[] alphabet =
+        [
+            "a", "s", "t", "d", "m", "re", "ll", "ve", "S", "T", "1", "0", " ", "  ", "\n", "\r", "\t", "'", "!", ".", "-",
+            "é", "\u0301", "\u00a0", "\u2028", "😀", "中", "_", "\"", "ſ", "\u3000", "²", "٣",
+        ];
+        var rng = new Random(20261129);
+        PromptEncoder plain = Custom("{prompt}", strip: false, preset);
+        var mismatches = new List<string>();
+        foreach (string template in templates)
+        {
+            foreach (bool strip in new[] { false, true })
+            {
+                PromptEncoder cached = Custom(template, strip, preset);
+                for (int n = 0; n < 400; n++)
+                {
+                    var user = new System.Text.StringBuilder();
+                    for (int k = rng.Next(1, 5); k > 0; k--)
+                    {
+                        user.Append(alphabet[rng.Next(alphabet.Length)]);
+                    }
+
+                    string text = user.ToString();
+                    string filled = template.Replace("{prompt}", strip ? PythonText.Strip(text) : text, StringComparison.Ordinal);
+                    if (!cached.EncodeRaw(text, null).TokenIds.AsSpan().SequenceEqual(plain.EncodeRaw(filled, null).TokenIds))
+                    {
+                        mismatches.Add($"template {templates.ToList().IndexOf(template)}, strip {strip}, user text of {text.Length} chars (U+{string.Join(" U+", text.Select(c => ((int)c).ToString("X4", System.Globalization.CultureInfo.InvariantCulture)))})");
+                    }
+                }
+            }
+        }
+
+        Assert.That(mismatches, Is.Empty);
+    }
+
+    private static PromptEncoder Custom(string template, bool strip, string preset) => PromptEncoder.Create(new GuardManifest
+    {
+        Directory = Path.GetTempPath(),
+        FilePath = Path.Combine(Path.GetTempPath(), "saferoute.json"),
+        Tokenizer = new TokenizerManifest { Kind = "tiktoken", Builtin = "gpt2", Preset = preset },
+        Template = new TemplateManifest { Kind = "custom", PromptOnly = template, StripUserText = strip },
+        MaxSequenceLength = 4096,
+    });
 }
