@@ -207,13 +207,15 @@ public sealed class SafeRouteChatClient : DelegatingChatClient
         var tooLong = new SafeRouteException(
             $"A streamed reply window of {held.Length} characters does not fit the guard's context together with the prompt, so part of it " +
             $"would be released unchecked. Lower {nameof(SafeRouteChatOptions)}.{nameof(SafeRouteChatOptions.StreamingWindowChars)} (it is {_options.StreamingWindowChars}).");
-        if (_options.FailureMode == SafeRouteChatFailureMode.Throw)
-        {
-            throw tooLong;
-        }
+        return _options.FailureMode == SafeRouteChatFailureMode.Throw ? throw tooLong : Failed(SafeRouteChatStage.Response, part, tooLong);
+    }
 
-        ChatLog.GuardFailed(_logger, SafeRouteChatStage.Response, _options.FailureMode, tooLong);
-        return _options.FailureMode == SafeRouteChatFailureMode.Allow ? null : new SafeRouteChatBlock(SafeRouteChatStage.Response, part, tooLong);
+    /// <summary>A check that could not be made, under a <see cref="SafeRouteChatOptions.FailureMode"/> other than Throw:
+    /// logged, then allowed (<see langword="null"/>) or blocked.</summary>
+    private SafeRouteChatBlock? Failed(SafeRouteChatStage stage, SafetyVerdict? verdict, Exception failure)
+    {
+        ChatLog.GuardFailed(_logger, stage, _options.FailureMode, failure);
+        return _options.FailureMode == SafeRouteChatFailureMode.Allow ? null : new SafeRouteChatBlock(stage, verdict, failure);
     }
 
     private static string? LastUserText(IList<ChatMessage> messages)
@@ -246,8 +248,7 @@ public sealed class SafeRouteChatClient : DelegatingChatClient
         }
         catch (Exception ex) when (_options.FailureMode != SafeRouteChatFailureMode.Throw && (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested))
         {
-            ChatLog.GuardFailed(_logger, stage, _options.FailureMode, ex);
-            return _options.FailureMode == SafeRouteChatFailureMode.Allow ? (null, null) : (null, new SafeRouteChatBlock(stage, null, ex));
+            return (null, Failed(stage, null, ex));
         }
 
         if (!verdict.IsUnsafe)

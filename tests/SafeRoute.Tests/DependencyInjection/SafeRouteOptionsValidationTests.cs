@@ -20,20 +20,12 @@ public sealed class SafeRouteOptionsValidationTests
     [Test]
     public void StartupValidation_MissingSettings_NameEachSettingByConfigurationPath()
     {
-        IConfiguration configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["SafeRoute:SmallModel:Path"] = "/definitely/not/here",
-                ["SafeRoute:SmallModel:MaxBatchSize"] = "0",
-                ["SafeRoute:Router:Kind"] = "TemperatureScaling",
-            })
-            .Build();
-        var services = new ServiceCollection();
-        services.AddSafeRoute(configuration.GetSection("SafeRoute"));
-        using ServiceProvider provider = services.BuildServiceProvider();
-
-        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
-        string message = ex!.Message;
+        string message = StartupValidationMessage(new Dictionary<string, string?>
+        {
+            ["SafeRoute:SmallModel:Path"] = "/definitely/not/here",
+            ["SafeRoute:SmallModel:MaxBatchSize"] = "0",
+            ["SafeRoute:Router:Kind"] = "TemperatureScaling",
+        });
         Assert.That(message, Does.Contain("SafeRoute:SmallModel:Path").And.Contain("/definitely/not/here"));
         Assert.That(message, Does.Contain("SafeRoute:SmallModel:MaxBatchSize"));
         Assert.That(message, Does.Contain("SafeRoute:LargeModel:Path"));
@@ -43,25 +35,17 @@ public sealed class SafeRouteOptionsValidationTests
     [Test]
     public void StartupValidation_ProviderSettingsThatWouldBeIgnored_AreErrorsNamingTheSetting()
     {
-        IConfiguration configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["SafeRoute:SmallModel:ExecutionProviders:0:Provider"] = "DirectML",
-                ["SafeRoute:SmallModel:ExecutionProviders:0:Options:disable_metacommands"] = "1",
-                ["SafeRoute:SmallModel:ExecutionProviders:1:Provider"] = "OpenVino",
-                ["SafeRoute:SmallModel:ExecutionProviders:1:DeviceId"] = "2",
-                ["SafeRoute:SmallModel:ExecutionProviders:2:Provider"] = "Cuda",
-                ["SafeRoute:SmallModel:ExecutionProviders:2:DeviceId"] = "1",
-                ["SafeRoute:SmallModel:ExecutionProviders:2:Options:gpu_mem_limit"] = "1000000",
-                ["SafeRoute:SmallModel:ExecutionProviders:3:Provider"] = "Cpu",
-            })
-            .Build();
-        var services = new ServiceCollection();
-        services.AddSafeRoute(configuration.GetSection("SafeRoute"));
-        using ServiceProvider provider = services.BuildServiceProvider();
-
-        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
-        string message = ex!.Message;
+        string message = StartupValidationMessage(new Dictionary<string, string?>
+        {
+            ["SafeRoute:SmallModel:ExecutionProviders:0:Provider"] = "DirectML",
+            ["SafeRoute:SmallModel:ExecutionProviders:0:Options:disable_metacommands"] = "1",
+            ["SafeRoute:SmallModel:ExecutionProviders:1:Provider"] = "OpenVino",
+            ["SafeRoute:SmallModel:ExecutionProviders:1:DeviceId"] = "2",
+            ["SafeRoute:SmallModel:ExecutionProviders:2:Provider"] = "Cuda",
+            ["SafeRoute:SmallModel:ExecutionProviders:2:DeviceId"] = "1",
+            ["SafeRoute:SmallModel:ExecutionProviders:2:Options:gpu_mem_limit"] = "1000000",
+            ["SafeRoute:SmallModel:ExecutionProviders:3:Provider"] = "Cpu",
+        });
         Assert.Multiple(() =>
         {
             Assert.That(message, Does.Contain("SafeRoute:SmallModel:ExecutionProviders:0:Options").And.Contain("disable_metacommands"));
@@ -121,5 +105,17 @@ public sealed class SafeRouteOptionsValidationTests
     {
         var ex = Assert.Throws<OptionsValidationException>(() => RoutedSafetyGuard.Create(new SafeRouteOptions { Threshold = float.NaN, SmallModel = new GuardModelOptions { Path = "/nope/small" } }));
         Assert.That(ex!.Message, Does.Contain("Threshold").And.Contain("SmallModel:Path"));
+    }
+
+    /// <summary>Binds the settings under "SafeRoute", runs startup validation, and returns the failure message (the
+    /// validation must fail).</summary>
+    private static string StartupValidationMessage(Dictionary<string, string?> settings)
+    {
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection();
+        services.AddSafeRoute(configuration.GetSection("SafeRoute"));
+        using ServiceProvider provider = services.BuildServiceProvider();
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        return ex!.Message;
     }
 }
