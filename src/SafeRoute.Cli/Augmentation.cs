@@ -108,7 +108,8 @@ internal sealed class Augmentation
             {
                 foreach (SafetyExample p in augmenter.ParaphraseAsync(todo, ct).ToBlockingEnumerable(ct))
                 {
-                    WriteRow(stream, p);
+                    SafetyDataset.Write(stream, p);
+                    stream.Flush();
                     report(++written + augmenter.Skipped);
                 }
 
@@ -128,35 +129,5 @@ internal sealed class Augmentation
         await console.RunWithProgressAsync("relabelling paraphrases", missing, report =>
             cache.Add(paraphrases, 32, new InlineProgress<FeatureCacheProgress>(p => report(p.Added)), ct)).ConfigureAwait(false);
         return paraphrases;
-    }
-
-    private static void WriteRow(Stream stream, SafetyExample row)
-    {
-        using (var writer = new Utf8JsonWriter(stream))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("id", row.Id);
-            writer.WriteString("source", row.Source);
-            writer.WriteString("prompt", row.Prompt);
-            if (row.Response is null)
-            {
-                writer.WriteNull("response");
-            }
-            else
-            {
-                writer.WriteString("response", row.Response);
-            }
-
-            writer.WriteNumber("label", row.Label);
-            if (row.Category is not null)
-            {
-                writer.WriteString("category", row.Category);
-            }
-
-            writer.WriteEndObject();
-        }
-
-        stream.WriteByte((byte)'\n');
-        stream.Flush();
     }
 }

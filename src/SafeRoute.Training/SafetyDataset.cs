@@ -59,6 +59,45 @@ public static class SafetyDataset
     /// <exception cref="IOException">The file cannot be read.</exception>
     public static IReadOnlyList<SafetyExample> Load(string path) => [.. Read(path)];
 
+    /// <summary>
+    /// Writes one row as a line of JSONL in the schema <see cref="Read(string)"/> reads (<c>id</c>, <c>source</c>,
+    /// <c>prompt</c>, <c>response</c> as a string or null, <c>label</c>, and <c>category</c> when set), UTF-8, ending
+    /// in <c>\n</c>. The stream is neither flushed nor disposed.
+    /// </summary>
+    /// <param name="stream">The stream to append the line to.</param>
+    /// <param name="example">The row.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="stream"/> or <paramref name="example"/> is null.</exception>
+    public static void Write(Stream stream, SafetyExample example)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(example);
+        using (var writer = new Utf8JsonWriter(stream))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("id", example.Id);
+            writer.WriteString("source", example.Source);
+            writer.WriteString("prompt", example.Prompt);
+            if (example.Response is null)
+            {
+                writer.WriteNull("response");
+            }
+            else
+            {
+                writer.WriteString("response", example.Response);
+            }
+
+            writer.WriteNumber("label", example.Label);
+            if (example.Category is not null)
+            {
+                writer.WriteString("category", example.Category);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        stream.WriteByte((byte)'\n');
+    }
+
     private static IEnumerable<SafetyExample> ReadCore(TextReader reader, string source)
     {
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);

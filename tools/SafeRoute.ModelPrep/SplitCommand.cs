@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
+using SafeRoute.Training;
 
 namespace SafeRoute.ModelPrep;
 
@@ -23,34 +23,14 @@ internal static class SplitCommand
             string path = Path.Combine(outDir, split + ".jsonl");
             int count = 0;
             using (var stream = new FileStream(path, FileMode.Create, FileAccess.Write))
-            using (var writer = new Utf8JsonWriter(stream))
             {
                 foreach ((DataRow row, string s) in rows)
                 {
-                    if (s != split)
+                    if (s == split)
                     {
-                        continue;
+                        SafetyDataset.Write(stream, new SafetyExample(row.Id, row.Prompt, row.Response, row.Label) { Source = row.Source });
+                        count++;
                     }
-
-                    writer.WriteStartObject();
-                    writer.WriteString("id", row.Id);
-                    writer.WriteString("source", row.Source);
-                    writer.WriteString("prompt", row.Prompt);
-                    if (row.Response is null)
-                    {
-                        writer.WriteNull("response");
-                    }
-                    else
-                    {
-                        writer.WriteString("response", row.Response);
-                    }
-
-                    writer.WriteNumber("label", row.Label);
-                    writer.WriteEndObject();
-                    writer.Flush();
-                    stream.WriteByte((byte)'\n');
-                    writer.Reset();
-                    count++;
                 }
             }
 

@@ -1,3 +1,4 @@
+using System.Text;
 using SafeRoute.Training;
 
 namespace SafeRoute.Tests.Training;
@@ -100,5 +101,34 @@ public sealed class SafetyDatasetTests
         Assert.Throws<ArgumentNullException>(() => SafetyDataset.Read(new StringReader(""), null!));
         Assert.Throws<ArgumentException>(() => SafetyDataset.Read(""));
         Assert.Throws<ArgumentOutOfRangeException>(() => _ = new SafetyExample("a", "b", null, 2));
+    }
+
+    [Test]
+    public void Write_then_Read_round_trips_every_field_one_line_per_row()
+    {
+        SafetyExample[] rows =
+        [
+            new("w-1", "line one\nline \"two\" \u00e9\u6f22 <|eot_id|>", null, 0) { Source = "unit" },
+            new("w-2", "a question", "an answer\twith a tab", 1) { Source = "unit", Category = "cat" },
+        ];
+        using var stream = new MemoryStream();
+        foreach (SafetyExample row in rows)
+        {
+            SafetyDataset.Write(stream, row);
+        }
+
+        string text = Encoding.UTF8.GetString(stream.ToArray());
+        List<SafetyExample> back = Parse(text);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(text.Split('\n'), Has.Length.EqualTo(3), "one line per row, each ending in a newline");
+            Assert.That(text[^1], Is.EqualTo('\n'));
+            Assert.That(back, Has.Count.EqualTo(2));
+            for (int i = 0; i < rows.Length; i++)
+            {
+                Assert.That(back[i] with { LineNumber = 0 }, Is.EqualTo(rows[i]), $"row {i}");
+            }
+        });
     }
 }
