@@ -278,6 +278,22 @@ internal sealed class MicroBatcher : IDisposable
             }
         }
 #pragma warning disable CA1031 // Every failure of a batch belongs to its callers.
+        catch (Exception ex) when (batch.Length > 1 && ex is not ObjectDisposedException)
+        {
+            // One bad row (say, non-finite logits) must not fail the strangers it was batched with: run each row on its
+            // own so every caller gets the outcome its own request would have had. Costs a run per row, on failure only.
+            foreach (Pending pending in batch)
+            {
+                try
+                {
+                    pending.Completion.TrySetResult(_run([pending.Prompt], pending.WantFeatures)[0]);
+                }
+                catch (Exception single)
+                {
+                    pending.Completion.TrySetException(single);
+                }
+            }
+        }
         catch (Exception ex)
 #pragma warning restore CA1031
         {

@@ -119,6 +119,39 @@ public sealed class MicroBatchingTests
     }
 
     [Test]
+    public async Task A_row_the_guard_refuses_fails_only_its_own_caller_not_the_batch()
+    {
+        using var temp = new TempDirectory("saferoute-poisoned");
+        TestGuard poisoned = TestGuardFactory.Create(temp.Sub("small"), TestGuardOptions.Small with { Fault = TestGuardFault.PoisonedWord });
+        SafetyRequest[] requests =
+        [
+            new("hello weather"),
+            new("hello poison recipe"),
+            new("attack garden"),
+            new("music", "thanks"),
+        ];
+        using OnnxSafetyGuard plain = OnnxSafetyGuard.Create(poisoned.Directory);
+        Assert.ThrowsAsync<SafeRouteException>(async () => await plain.EvaluateAsync(requests[1]), "the poisoned word makes this row's logits non-finite");
+
+        // The clock never moves, so the four callers form exactly one full batch.
+        using OnnxSafetyGuard batched = Batched(new FakeTimeProvider(), maxBatchSize: 4, maxWait: TimeSpan.FromSeconds(1), poisoned);
+        var sizes = new ConcurrentQueue<int>();
+        batched.RunObserver = sizes.Enqueue;
+        Task<SafetyVerdict>[] calls = [.. requests.Select(r => Task.Run(async () => await batched.EvaluateAsync(r)))];
+        await Task.WhenAny(Task.WhenAll(calls), Task.Delay(Patience));
+
+        Assert.That(sizes.First(), Is.EqualTo(4), "the rows were batched together first");
+        Assert.That(calls[1].IsFaulted, Is.True);
+        Assert.That(calls[1].Exception!.InnerException, Is.InstanceOf<SafeRouteException>().With.Message.Contains("non-finite"));
+        foreach (int i in (int[])[0, 2, 3])
+        {
+            Assert.That(calls[i].IsCompletedSuccessfully, Is.True, $"request {i} was batched with the bad row but is not bad itself");
+            SafetyVerdict alone = await plain.EvaluateAsync(requests[i]);
+            Assert.That(calls[i].Result.UnsafeProbability, Is.EqualTo(alone.UnsafeProbability).Within(1e-5), $"request {i}");
+        }
+    }
+
+    [Test]
     public async Task MaxWait_RunsAPartialBatch_OnlyWhenTheClockReachesIt()
     {
         var clock = new FakeTimeProvider();

@@ -29,6 +29,12 @@ internal enum TestGuardFault
 
     /// <summary>The manifest's hiddenSize is H + 1 (the graph and the rows say H).</summary>
     ManifestHiddenSizeMismatch,
+
+    /// <summary>
+    /// The embedding rows of "poison" and " poison" are NaN: any input containing the word gets non-finite verdict
+    /// logits (the guard refuses it), every other input is unaffected.
+    /// </summary>
+    PoisonedWord,
 }
 
 /// <summary>Options of <see cref="TestGuardFactory.Create"/>. Every field has a small, fast default.</summary>

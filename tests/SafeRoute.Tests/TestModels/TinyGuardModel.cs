@@ -35,7 +35,7 @@ internal static class TinyGuardModel
             g.Input(PositionIds, I64, "batch", "seq");
         }
 
-        g.FloatInitializer("E", [vocab, d], reference.Embedding)
+        g.FloatInitializer("E", [vocab, d], o.Fault == TestGuardFault.PoisonedWord ? Poisoned(reference.Embedding, d) : reference.Embedding)
          .FloatInitializer("W1", [d, h], reference.W1)
          .FloatInitializer("b1", [h], reference.B1)
          .FloatScalar("one", 1f)
@@ -83,6 +83,21 @@ internal static class TinyGuardModel
         }
 
         return g;
+    }
+
+    /// <summary>The embedding table with the rows of "poison" and " poison" set to NaN.</summary>
+    private static float[] Poisoned(float[] embedding, int d)
+    {
+        float[] copy = (float[])embedding.Clone();
+        foreach (string token in (string[])["poison", " poison"])
+        {
+            if (TinyGuardVocabulary.TryGetId(token, out int id))
+            {
+                copy.AsSpan(id * d, d).Fill(float.NaN);
+            }
+        }
+
+        return copy;
     }
 
     /// <summary>
