@@ -292,10 +292,22 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     }
 
     /// <inheritdoc/>
-    public ValueTask DisposeAsync()
+    /// <remarks>With micro-batching on, waits for the batches in flight without blocking a thread.</remarks>
+    public async ValueTask DisposeAsync()
     {
-        Dispose();
-        return ValueTask.CompletedTask;
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_batcher is not null)
+        {
+            await _batcher.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _session.Dispose();
+        _sharedRunOptions.Dispose();
     }
 
     /// <inheritdoc/>

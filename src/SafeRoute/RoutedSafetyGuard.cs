@@ -329,7 +329,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         _disposed = true;
         if (_ownsGuards)
         {
-            _small.Dispose();
+            await _small.DisposeAsync().ConfigureAwait(false);
             if (_large is IAsyncDisposable asyncLarge)
             {
                 await asyncLarge.DisposeAsync().ConfigureAwait(false);

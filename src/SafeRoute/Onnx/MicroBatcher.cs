@@ -87,11 +87,45 @@ internal sealed class MicroBatcher : IDisposable
 
     public void Dispose()
     {
+        if (!BeginDispose())
+        {
+            return;
+        }
+
+        try
+        {
+            _loop.Wait();
+            Task.WaitAll(InFlight());
+        }
+        catch (AggregateException)
+        {
+            // Neither the loop nor a batch faults (each batch's failure goes to its callers); nothing to report here.
+        }
+
+        EndDispose();
+    }
+
+    /// <summary>Like <see cref="Dispose"/>, but waits for the batches in flight without blocking a thread.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!BeginDispose())
+        {
+            return;
+        }
+
+        await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(InFlight()).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        EndDispose();
+    }
+
+    /// <summary>Marks the batcher disposed and stops its loop; false when it already was.</summary>
+    private bool BeginDispose()
+    {
         lock (_gate)
         {
             if (_disposed)
             {
-                return;
+                return false;
             }
 
             _disposed = true;
@@ -99,22 +133,20 @@ internal sealed class MicroBatcher : IDisposable
         }
 
         _stop.Cancel();
-        try
-        {
-            _loop.Wait();
-            Task[] running;
-            lock (_gate)
-            {
-                running = [.. _inFlight];
-            }
+        return true;
+    }
 
-            Task.WaitAll(running);
-        }
-        catch (AggregateException)
+    private Task[] InFlight()
+    {
+        lock (_gate)
         {
-            // Neither the loop nor a batch faults (each batch's failure goes to its callers); nothing to report here.
+            return [.. _inFlight];
         }
+    }
 
+    /// <summary>Fails the callers still queued and releases the batcher's resources.</summary>
+    private void EndDispose()
+    {
         lock (_gate)
         {
             while (_queue.TryDequeue(out Pending? pending))

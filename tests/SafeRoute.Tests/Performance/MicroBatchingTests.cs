@@ -211,6 +211,38 @@ public sealed class MicroBatchingTests
     }
 
     [Test]
+    public async Task DisposeAsync_WaitsForTheBatchInFlight_WithoutBlockingTheCaller()
+    {
+        OnnxSafetyGuard guard = Batched(new FakeTimeProvider(), maxBatchSize: 1, maxWait: TimeSpan.Zero);
+        using var inRun = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        guard.RunObserver = _ =>
+        {
+            inRun.Set();
+            release.Wait(Patience);
+        };
+        Task<SafetyVerdict> call = guard.EvaluateAsync(new SafetyRequest("hello weather")).AsTask();
+        Assert.That(inRun.Wait(Patience), Is.True, "the batch is running");
+
+        using var returned = new ManualResetEventSlim();
+        Task disposing = Task.Run(() =>
+        {
+            Task t = guard.DisposeAsync().AsTask();
+            returned.Set();
+            return t;
+        });
+        bool returnedWhileRunning = returned.Wait(TimeSpan.FromSeconds(5));
+        bool completedWhileRunning = disposing.IsCompleted;
+        release.Set();
+        await disposing.WaitAsync(Patience);
+
+        Assert.That(returnedWhileRunning, Is.True, "DisposeAsync returned to its caller while the batch was still running");
+        Assert.That(completedWhileRunning, Is.False, "and its task did not complete before the batch had");
+        Assert.That((await call.WaitAsync(Patience)).UnsafeProbability, Is.InRange(0f, 1f), "the batch in flight finished normally");
+        Assert.ThrowsAsync<ObjectDisposedException>(async () => await guard.EvaluateAsync(new SafetyRequest("later")));
+    }
+
+    [Test]
     public async Task ZeroMaxWait_StillServesASingleCaller()
     {
         using OnnxSafetyGuard guard = Batched(TimeProvider.System, maxBatchSize: 4, maxWait: TimeSpan.Zero);
