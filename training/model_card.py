@@ -14,8 +14,13 @@ router = json.load(open(os.path.join(work, "train_router.json"), encoding="utf-8
 
 def arch(t):
     layers = "1 layer" if t["layers"] == 1 else f"{t['layers']} layers"
+    towers = t.get("towers", 1)
+    shape = f"{layers}, d = {t['d']}" if towers == 1 else f"an ensemble of {towers} towers of {layers}, d = {t['d']} (hidden state {towers * t['d']})"
     pre = f", language-model pre-training ({t['lm_epochs']} epoch) then" if t.get("lm_epochs") else ","
-    return f"{layers}, d = {t['d']}, vocabulary {t['vocab']}, {t['params'] / 1e6:.2f} M parameters{pre} {t['epochs']} verdict-training epochs"
+    wv = ", token embeddings started from GloVe word vectors" if t.get("word_vectors") else ""
+    fp16 = ", weights stored as float16 (float32 at run time)" if t.get("fp16_weights") else ""
+    return (f"{shape}, vocabulary {t['vocab']}, {t['params'] / 1e6:.2f} M parameters{wv}{pre} "
+            f"{t['epochs']} verdict-training epochs{' per tower' if towers > 1 else ''}{fp16}")
 
 
 head = head.replace("SMALL_ARCH", arch(small)).replace("LARGE_ARCH", arch(large))
@@ -39,7 +44,7 @@ lines += ["", f"Hard labels (large right, small wrong) on dev: {m['hardLabels']}
           ("" if m["large"]["f1"] >= m["small"]["f1"] + 0.03 else
            f"**Known gap:** the large guard is not yet the required 0.03 F1 above the small guard on dev "
            f"({m['large']['f1']:.3f} vs {m['small']['f1']:.3f}); the issue's margin is not met by these models. "),
-          f"Sizes: {m['sizesBytes']['total'] / 1e6:.1f} MB in all (fp32).",
+          f"Sizes: {m['sizesBytes']['total'] / 1e6:.1f} MB in all.",
           f"Training time (2 cores, OpenBLAS): small {small['train_seconds']:.0f} s ({small['epochs']} epochs), "
-          f"large {large['train_seconds']:.0f} s ({large['epochs']} epochs, plus {large.get('pretrain_seconds', 0):.0f} s pre-training), router {router['train_seconds']:.0f} s ({router['epochs']} epochs).", ""]
+          f"large {large['train_seconds']:.0f} s ({large.get('towers', 1)} × {large['epochs']} epochs" + (f", plus {large['pretrain_seconds']:.0f} s pre-training" if large.get('pretrain_seconds') else "") + f"), router {router['train_seconds']:.0f} s ({router['epochs']} epochs).", ""]
 open(os.path.join(out, "MODEL_CARD.md"), "w", encoding="utf-8").write("\n".join(lines))

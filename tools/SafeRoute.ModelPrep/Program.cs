@@ -21,6 +21,8 @@ internal static class Program
                     compare the library's p(unsafe) with PyTorch's (id<TAB>p per line); fails above 1e-4
           eval      --data DIR --work DIR --small MODELDIR --large MODELDIR --router FILE --out metrics.json
                     development-split metrics through the library, latency at 128 tokens, artefact sizes
+          vocab     --out FILE
+                    the decoded text of every GPT-2 token id, one JSON string per line (for word-vector initialisation)
         """;
 
     public static int Main(string[] args)
@@ -43,6 +45,7 @@ internal static class Program
                 "features" => FeaturesCommand.Run(options),
                 "verify" => VerifyCommand.Run(options),
                 "eval" => EvalCommand.Run(options),
+                "vocab" => VocabCommand.Run(options),
                 _ => Fail($"unknown verb '{args[0]}'"),
             };
         }
