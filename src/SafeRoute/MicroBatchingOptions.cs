@@ -22,8 +22,9 @@ public sealed class MicroBatchingOptions
     /// <value>The default is 16; 1 to <see cref="MaxAllowedBatchSize"/>.</value>
     public int MaxBatchSize { get; set; } = 16;
 
-    /// <summary>Gets or sets how long the first waiting call of a batch waits for others before the batch runs.
-    /// While a batch runs, new calls queue anyway, so zero still batches under load without delaying a lone caller.
+    /// <summary>Gets or sets how long the first waiting call of a batch waits for others before the batch runs,
+    /// measured from that call's arrival (a call left over from a full batch, or one that queued while every run slot
+    /// was busy, does not start a fresh wait). While a batch runs, new calls queue anyway, so zero still batches under load without delaying a lone caller.
     /// A wait pays off only where one run costs much more than its rows (a GPU); on the CPU it mostly adds latency
     /// (see benchmarks/README.md).</summary>
     /// <value>The default is zero; zero to <see cref="MaxAllowedWait"/>.</value>

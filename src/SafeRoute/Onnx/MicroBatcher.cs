@@ -61,7 +61,7 @@ internal sealed class MicroBatcher : IDisposable
     public Task<GuardOutput> EnqueueAsync(EncodedPrompt prompt, bool wantFeatures, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var pending = new Pending(prompt, wantFeatures);
+        var pending = new Pending(prompt, wantFeatures, _time.GetTimestamp());
         if (cancellationToken.CanBeCanceled)
         {
             pending.Registration = cancellationToken.UnsafeRegister(static (state, token) => ((Pending)state!).Completion.TrySetCanceled(token), pending);
@@ -258,11 +258,31 @@ internal sealed class MicroBatcher : IDisposable
         }
     }
 
-    /// <summary>Waits until MaxBatchSize requests are queued, MaxWait has passed, or the batcher is disposed.</summary>
+    /// <summary>
+    /// Waits until MaxBatchSize requests are queued, the oldest queued request has waited MaxWait, or the batcher is
+    /// disposed. The window is measured from the oldest request's arrival, so a request left over from a full batch, or
+    /// one that queued while every run slot was busy, never waits more than one MaxWait for company.
+    /// </summary>
     private async Task WaitForBatchAsync()
     {
+        TimeSpan remaining;
+        lock (_gate)
+        {
+            if (!_queue.TryPeek(out Pending? oldest))
+            {
+                return;
+            }
+
+            remaining = _maxWait - _time.GetElapsedTime(oldest.Enqueued);
+        }
+
+        if (remaining <= TimeSpan.Zero)
+        {
+            return;
+        }
+
         using var window = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        Task delay = Task.Delay(_maxWait, _time, window.Token);
+        Task delay = Task.Delay(remaining, _time, window.Token);
         Interlocked.Increment(ref _windowsOpened);
         while (true)
         {
@@ -343,8 +363,11 @@ internal sealed class MicroBatcher : IDisposable
         }
     }
 
-    private sealed class Pending(EncodedPrompt prompt, bool wantFeatures)
+    private sealed class Pending(EncodedPrompt prompt, bool wantFeatures, long enqueued)
     {
+        /// <summary>When the request was queued (the batcher's <see cref="TimeProvider"/> timestamp).</summary>
+        public long Enqueued { get; } = enqueued;
+
         public EncodedPrompt Prompt { get; } = prompt;
 
         public bool WantFeatures { get; } = wantFeatures;

@@ -173,6 +173,41 @@ public sealed class MicroBatchingTests
     }
 
     [Test]
+    public async Task A_leftover_request_waits_at_most_MaxWait_from_its_arrival_not_a_fresh_window()
+    {
+        var clock = new FakeTimeProvider();
+        using OnnxSafetyGuard guard = Batched(clock, maxBatchSize: 3, maxWait: TimeSpan.FromSeconds(1));
+        using var release = new ManualResetEventSlim();
+        int blocked = 0;
+        guard.RunObserver = _ =>
+        {
+            if (!release.IsSet)
+            {
+                Interlocked.Increment(ref blocked);
+                release.Wait(Patience);
+            }
+        };
+
+        // Occupy every run slot (one per core) with a full batch that blocks in its run.
+        int slots = Environment.ProcessorCount;
+        List<Task<SafetyVerdict>> fillers = [.. MixedRequests(3 * slots).Select(r => guard.EvaluateAsync(r).AsTask())];
+        Assert.That(SpinWait.SpinUntil(() => Volatile.Read(ref blocked) == slots, Patience), Is.True, "every slot is busy");
+
+        // Four more arrive at T0: one full batch (three) plus a leftover. The clock then moves 0.8 s before a slot frees.
+        List<Task<SafetyVerdict>> next = [.. MixedRequests(4).Select(r => guard.EvaluateAsync(r).AsTask())];
+        Assert.That(SpinWait.SpinUntil(() => guard.Batcher!.QueuedCount == 4, Patience), Is.True);
+        clock.Advance(TimeSpan.FromSeconds(0.8));
+        release.Set();
+        await Task.WhenAll(fillers).WaitAsync(Patience);
+        await Task.WhenAll(next.Take(3)).WaitAsync(Patience);
+        Assert.That(next[3].IsCompleted, Is.False, "the leftover waits for company while its MaxWait lasts");
+
+        // 1.0 s after the leftover arrived its window ends; before the fix it opened a fresh 1 s window at 0.8 s.
+        clock.Advance(TimeSpan.FromSeconds(0.2));
+        Assert.That(await Task.WhenAny(next[3], Task.Delay(TimeSpan.FromSeconds(5))), Is.SameAs(next[3]), "the leftover ran once MaxWait had passed since it arrived");
+    }
+
+    [Test]
     public async Task CancelledWhileQueued_ThrowsAtOnce_AndIsLeftOutOfTheBatch()
     {
         var clock = new FakeTimeProvider();
