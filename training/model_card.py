@@ -43,8 +43,9 @@ lines += ["", f"Hard labels (large right, small wrong) on dev: {m['hardLabels']}
           f"small {lat['smallMedianMs']} ms, large {lat['largeMedianMs']} ms, ratio {lat['ratio']}×.",
           ("" if m["large"]["f1"] >= m["small"]["f1"] + 0.03 else
            f"**Known gap:** the large guard is not yet the required 0.03 F1 above the small guard on dev "
-           f"({m['large']['f1']:.3f} vs {m['small']['f1']:.3f}); the issue's margin is not met by these models. "),
-          f"Sizes: {m['sizesBytes']['total'] / 1e6:.1f} MB in all.",
+           f"({m['large']['f1']:.3f} vs {m['small']['f1']:.3f}); the issue's margin is not met by these models "
+           f"(what was tried, with numbers: training/README.md, \"Experiments\"). "),
+          f"Sizes: {m['sizesBytes']['total'] / 1e6:.1f} MB in all" + (" (large guard's weights stored as float16)." if large.get("fp16_weights") else " (fp32)."),
           f"Training time (2 cores, OpenBLAS): small {small['train_seconds']:.0f} s ({small['epochs']} epochs), "
-          f"large {large['train_seconds']:.0f} s ({large.get('towers', 1)} × {large['epochs']} epochs" + (f", plus {large['pretrain_seconds']:.0f} s pre-training" if large.get('pretrain_seconds') else "") + f"), router {router['train_seconds']:.0f} s ({router['epochs']} epochs).", ""]
+          f"large {large['train_seconds']:.0f} s ({(str(large['towers']) + ' × ') if large.get('towers', 1) > 1 else ''}{large['epochs']} epochs" + (f", plus {large['pretrain_seconds']:.0f} s pre-training" if large.get('pretrain_seconds') else "") + f"), router {router['train_seconds']:.0f} s ({router['epochs']} epochs).", ""]
 open(os.path.join(out, "MODEL_CARD.md"), "w", encoding="utf-8").write("\n".join(lines))
