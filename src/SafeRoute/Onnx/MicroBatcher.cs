@@ -281,6 +281,8 @@ internal sealed class MicroBatcher : IDisposable
             return;
         }
 
+        // Timers count whole milliseconds and truncate: 0.99 ms would not wait at all. Round up instead.
+        remaining = TimeSpan.FromMilliseconds(Math.Ceiling(remaining.TotalMilliseconds));
         using var window = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         Task delay = Task.Delay(remaining, _time, window.Token);
         Interlocked.Increment(ref _windowsOpened);

@@ -208,6 +208,33 @@ public sealed class MicroBatchingTests
     }
 
     [Test]
+    public async Task The_MaxWait_timer_is_asked_for_whole_milliseconds_rounded_up()
+    {
+        // System timers truncate to whole milliseconds, so a window of 1.5 ms (or what is left of 1 ms after a few
+        // microseconds) must be asked for as 2 ms (1 ms), never as 1 ms (0 ms, which would not wait at all).
+        var clock = new RecordingTimeProvider();
+        using OnnxSafetyGuard guard = Batched(clock, maxBatchSize: 8, maxWait: TimeSpan.FromMilliseconds(1.5));
+        Task<SafetyVerdict> call = guard.EvaluateAsync(new SafetyRequest("hello weather")).AsTask();
+        Assert.That(SpinWait.SpinUntil(() => !clock.DueTimes.IsEmpty, Patience), Is.True, "the window started a timer");
+        clock.Advance(TimeSpan.FromMilliseconds(2));
+        await call.WaitAsync(Patience);
+
+        Assert.That(clock.DueTimes, Has.Some.EqualTo(TimeSpan.FromMilliseconds(2)));
+        Assert.That(clock.DueTimes.Where(d => d != Timeout.InfiniteTimeSpan), Has.All.Matches<TimeSpan>(d => d.Ticks % TimeSpan.TicksPerMillisecond == 0));
+    }
+
+    private sealed class RecordingTimeProvider : FakeTimeProvider
+    {
+        public ConcurrentQueue<TimeSpan> DueTimes { get; } = new();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            DueTimes.Enqueue(dueTime);
+            return base.CreateTimer(callback, state, dueTime, period);
+        }
+    }
+
+    [Test]
     public async Task CancelledWhileQueued_ThrowsAtOnce_AndIsLeftOutOfTheBatch()
     {
         var clock = new FakeTimeProvider();
