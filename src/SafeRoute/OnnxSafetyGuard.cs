@@ -287,8 +287,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
 
         // The batcher first: it waits for the batch in flight and fails queued callers before the session goes.
         _batcher?.Dispose();
-        _session.Dispose();
-        _sharedRunOptions.Dispose();
+        DisposeRuntime();
     }
 
     /// <inheritdoc/>
@@ -306,6 +305,12 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             await _batcher.DisposeAsync().ConfigureAwait(false);
         }
 
+        DisposeRuntime();
+    }
+
+    /// <summary>Releases the ONNX Runtime objects, once the batcher (if any) has finished with them.</summary>
+    private void DisposeRuntime()
+    {
         _session.Dispose();
         _sharedRunOptions.Dispose();
     }
