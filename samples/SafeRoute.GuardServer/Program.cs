@@ -7,9 +7,21 @@ using SafeRoute.GuardServer;
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
 string modelPath = builder.Configuration["GuardServer:ModelPath"] is { Length: > 0 } path ? path : DefaultGuardModels.LargeModelPath;
 string modelName = builder.Configuration["GuardServer:ModelName"] is { Length: > 0 } name ? name : Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath));
-builder.Services.AddSingleton(_ => OnnxSafetyGuard.Create(modelPath, tier: GuardTier.Large));
+OnnxSafetyGuard guard;
+try
+{
+    guard = OnnxSafetyGuard.Create(modelPath, tier: GuardTier.Large);
+}
+catch (SafeRouteException ex)
+{
+    Console.Error.WriteLine($"The guard server could not load its model: {ex.Message}");
+    return 2;
+}
+
+builder.Services.AddSingleton(guard); // the container disposes it at shutdown
 
 WebApplication app = builder.Build();
-GuardServerEndpoints.Map(app, app.Services.GetRequiredService<OnnxSafetyGuard>(), modelName);
+GuardServerEndpoints.Map(app, guard, modelName);
 Console.WriteLine($"Serving guard model {modelName} from {modelPath}");
 await app.RunAsync().ConfigureAwait(false);
+return 0;

@@ -2,6 +2,11 @@ using SafeRoute.Quickstart;
 
 // dotnet run --project samples/SafeRoute.Quickstart -- "text to check" ["more text" ...]
 // With no arguments, checks each line of standard input.
+if (args.Length == 0 && !Console.IsInputRedirected)
+{
+    Console.Error.WriteLine("Type a text to check and press Enter (Ctrl+D or Ctrl+Z ends).");
+}
+
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {

@@ -16,6 +16,7 @@ public static class ChatSampleApp
     public static IHost BuildHost(string[] args, IChatClient? innerClient = null)
     {
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(args);
+        Microsoft.Extensions.Logging.FilterLoggingBuilderExtensions.AddFilter(builder.Logging, "Microsoft.Extensions.Hosting", Microsoft.Extensions.Logging.LogLevel.None); // Program.cs reports a failed start in one line
         builder.Services.AddSafeRoute(builder.Configuration.GetSection(SafeRouteOptions.SectionName));
         builder.Services.AddChatClient(innerClient ?? new EchoChatClient())
             .UseSafeRoute(o => o.StreamingWindowChars = WindowChars(builder.Configuration));

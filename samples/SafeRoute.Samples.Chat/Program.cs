@@ -9,7 +9,16 @@ using SafeRoute.Samples.Chat;
 int measure = Array.IndexOf(args, "--measure");
 string[] hostArgs = measure < 0 ? args : [.. args.Take(measure), .. args.Skip(measure + 1).SkipWhile(a => int.TryParse(a, out _))];
 using IHost host = ChatSampleApp.BuildHost(hostArgs);
-await host.StartAsync().ConfigureAwait(false);
+try
+{
+    await host.StartAsync().ConfigureAwait(false); // validates the options, loads and warms up the guards
+}
+catch (Exception ex) when (ex is Microsoft.Extensions.Options.OptionsValidationException or SafeRoute.SafeRouteException)
+{
+    Console.Error.WriteLine($"SafeRoute could not start: {ex.Message}");
+    return 2;
+}
+
 if (measure >= 0)
 {
     int rounds = measure + 1 < args.Length && int.TryParse(args[measure + 1], out int r) ? r : 20;
@@ -22,3 +31,4 @@ else
 }
 
 await host.StopAsync().ConfigureAwait(false);
+return 0;

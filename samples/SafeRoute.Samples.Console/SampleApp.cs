@@ -9,9 +9,12 @@ using Microsoft.Extensions.Options;
 namespace SafeRoute.Samples.Console;
 
 /// <summary>
-/// Resolves <see cref="ISafetyGuard"/> from DI (configured from appsettings.json's "SafeRoute" section, overridable
-/// on the command line, e.g. <c>--SafeRoute:SmallModel:Path=/models/lg3-1b</c>) and classifies each argument that is
-/// not a setting, or each line of standard input when there is none.
+/// Resolves <see cref="ISafetyGuard"/> from DI through the generic host (configured from appsettings.json's "SafeRoute"
+/// section, overridable on the command line) and classifies each argument that is not a setting, or each line of
+/// standard input when there is none. Out of the box appsettings.json configures no model, so the default demonstration
+/// models (SafeRoute.Models.Default) run. Real Llama Guard 3 exports:
+/// <c>--SafeRoute:SmallModel:Path=/models/lg3-1b --SafeRoute:LargeModel:Path=/models/lg3-8b --SafeRoute:Router:Kind=Entropy</c>
+/// (or <c>--SafeRoute:Router:Path=router.safetensors</c> for a router trained for that pair).
 /// </summary>
 public static class SampleApp
 {
@@ -27,6 +30,7 @@ public static class SampleApp
             ContentRootPath = AppContext.BaseDirectory,
         });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None); // a failed start is reported below, in one line
         builder.Services.AddSafeRoute(builder.Configuration.GetSection("SafeRoute"));
 
         IHost host;
