@@ -5,7 +5,9 @@ using SafeRoute.GuardServer;
 //   dotnet run --project samples/SafeRoute.GuardServer -- --GuardServer:ModelPath=path/to/model --urls http://127.0.0.1:8000
 // With no ModelPath it serves the default demonstration large guard.
 WebApplicationBuilder builder = WebApplication.CreateBuilder(args);
-string modelPath = builder.Configuration["GuardServer:ModelPath"] is { Length: > 0 } path ? path : DefaultGuardModels.LargeModelPath;
+string modelPath = builder.Configuration["GuardServer:ModelPath"] is { Length: > 0 } path
+    ? Path.GetFullPath(path, builder.Environment.ContentRootPath) // relative to the content root, as with AddSafeRoute
+    : DefaultGuardModels.LargeModelPath;
 string modelName = builder.Configuration["GuardServer:ModelName"] is { Length: > 0 } name ? name : Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath));
 OnnxSafetyGuard guard;
 try

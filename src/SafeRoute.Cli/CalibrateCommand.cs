@@ -61,7 +61,7 @@ internal static class CalibrateCommand
                 throw new FileNotFoundException($"The router file '{routerPath}' does not exist.", routerPath);
             }
 
-            MlpRouter mlp = MlpRouter.Load(routerPath);
+            MlpRouter mlp = MlpRouter.Load(Path.GetFullPath(routerPath));
             FeatureSet set = EvalCommand.LoadSet(parse.GetValue(cache)!, parse.GetValue(data)!);
             float[] scores = EvalCommand.Score(mlp, set);
             ThresholdCalibration c = target is double goal

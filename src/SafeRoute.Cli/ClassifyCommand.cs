@@ -100,7 +100,7 @@ internal static class ClassifyCommand
                 ?? (ownGuards ? models.RouterPath(parse) : throw new UsageException("with --small/--large, give --router (a router file trained for that small guard, or 'entropy')."));
             ISafetyRouter routerInstance = string.Equals(routerArg, "entropy", StringComparison.OrdinalIgnoreCase)
                 ? new EntropyRouter()
-                : MlpRouter.Load(File.Exists(routerArg) ? routerArg : throw new FileNotFoundException($"The router file '{routerArg}' does not exist.", routerArg));
+                : MlpRouter.Load(File.Exists(routerArg) ? Path.GetFullPath(routerArg) : throw new FileNotFoundException($"The router file '{routerArg}' does not exist.", routerArg));
             OnnxSafetyGuard small = models.LoadSmall(parse);
             OnnxSafetyGuard large;
             try

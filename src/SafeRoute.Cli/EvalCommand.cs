@@ -96,7 +96,7 @@ internal static class EvalCommand
                     throw new FileNotFoundException($"The router file '{routerPath}' does not exist.", routerPath);
                 }
 
-                MlpRouter mlp = MlpRouter.Load(routerPath);
+                MlpRouter mlp = MlpRouter.Load(Path.GetFullPath(routerPath));
                 scores = Score(mlp, set);
                 options.SafeRouteThreshold = parse.GetValue(threshold) ?? mlp.DefaultThreshold;
             }

@@ -30,8 +30,11 @@ internal sealed class ModelArguments
         command.Options.Add(Large);
     }
 
+    // Paths on the command line are relative to the current directory; the library would resolve a relative path
+    // against the app's base directory, so every path is made full here.
+
     /// <summary>The folder --models names, or the default models' folder.</summary>
-    public string Root(ParseResult parse) => parse.GetValue(Models) ?? DefaultGuardModels.Directory;
+    public string Root(ParseResult parse) => Path.GetFullPath(parse.GetValue(Models) ?? DefaultGuardModels.Directory);
 
     public string SmallPath(ParseResult parse) => CheckFolder(parse.GetValue(Small) ?? Path.Combine(Root(parse), "small"), "--small");
 
@@ -45,6 +48,7 @@ internal sealed class ModelArguments
 
     private static string CheckFolder(string path, string option)
     {
+        path = Path.GetFullPath(path);
         if (!Directory.Exists(path))
         {
             throw new DirectoryNotFoundException($"The model folder '{path}' ({option}) does not exist.");

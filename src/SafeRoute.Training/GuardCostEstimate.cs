@@ -10,7 +10,8 @@ public static class GuardCostEstimate
     /// file plus any external <c>*.data</c> weights beside it divided by 4 (float32 weights; a float16 or quantized
     /// export is underestimated by 2× or more). Attention's sequence-length term is ignored.
     /// </summary>
-    /// <param name="modelDirectory">The folder that holds <c>saferoute.json</c>.</param>
+    /// <param name="modelDirectory">The folder that holds <c>saferoute.json</c>. As with <see cref="OnnxSafetyGuard.Create"/>, a
+    /// relative path is resolved against <see cref="AppContext.BaseDirectory"/>, not the current directory.</param>
     /// <returns>The estimated FLOPs per token.</returns>
     /// <exception cref="ArgumentException"><paramref name="modelDirectory"/> is null or white space.</exception>
     /// <exception cref="SafeRouteException">The folder, manifest or ONNX file is missing or invalid.</exception>

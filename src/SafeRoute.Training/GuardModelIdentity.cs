@@ -37,7 +37,8 @@ public sealed class GuardModelIdentity : IEquatable<GuardModelIdentity>
     public string ManifestSha256 { get; }
 
     /// <summary>Computes the identity of a model folder.</summary>
-    /// <param name="modelDirectory">The folder that holds <c>saferoute.json</c>.</param>
+    /// <param name="modelDirectory">The folder that holds <c>saferoute.json</c>. As with <see cref="OnnxSafetyGuard.Create"/>, a
+    /// relative path is resolved against <see cref="AppContext.BaseDirectory"/>, not the current directory.</param>
     /// <returns>The identity.</returns>
     /// <exception cref="ArgumentException"><paramref name="modelDirectory"/> is null or white space.</exception>
     /// <exception cref="SafeRouteException">The folder, manifest or ONNX file is missing or invalid.</exception>

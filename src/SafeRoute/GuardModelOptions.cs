@@ -7,6 +7,11 @@ public sealed class GuardModelOptions
 {
     /// <summary>Gets or sets the model folder: the one that holds <c>saferoute.json</c> (see the README, "Model folder format").</summary>
     /// <value>The default is <see langword="null"/>; required when the options are used to load a model.</value>
+    /// <remarks>A relative path is resolved against the host's content root (<c>IHostEnvironment.ContentRootPath</c>)
+    /// when the options are registered with <c>services.AddSafeRoute(...)</c> and the container has an
+    /// <c>IHostEnvironment</c>, and against <see cref="AppContext.BaseDirectory"/> otherwise (no host, or
+    /// <see cref="RoutedSafetyGuard.Create"/>, <see cref="OnnxSafetyGuard.Create"/>); never against the current directory.
+    /// An absolute path is used as is.</remarks>
     public string? Path { get; set; }
 
     /// <summary>Gets the execution providers to try, in order. The first one available in the loaded ONNX Runtime build

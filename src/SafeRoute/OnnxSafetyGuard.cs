@@ -138,13 +138,15 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     internal MicroBatcher? Batcher => _batcher;
 
     /// <summary>Loads a guard from a model folder.</summary>
-    /// <param name="modelDirectory">The folder that holds <c>saferoute.json</c>.</param>
+    /// <param name="modelDirectory">The folder that holds <c>saferoute.json</c>. A relative path is resolved against
+    /// <see cref="AppContext.BaseDirectory"/>, not the current directory; an absolute path is used as is.</param>
     /// <param name="options">How to run it; <see langword="null"/> for the defaults (CPU).</param>
     /// <param name="tier">The tier to report in verdicts.</param>
     /// <returns>The loaded guard. The caller owns it and must dispose it.</returns>
     /// <exception cref="ArgumentException"><paramref name="modelDirectory"/> is null or white space, or an option is out of range.</exception>
     /// <exception cref="SafeRouteException">The folder, manifest, tokenizer, ONNX graph or lm_head rows are missing, corrupt or
-    /// inconsistent, or no configured execution provider is available. The message names the file and the mismatch.</exception>
+    /// inconsistent, no configured execution provider is available, or ONNX Runtime's native library could not be loaded
+    /// (the app references no native ONNX Runtime package). The message names the file and the mismatch.</exception>
     public static OnnxSafetyGuard Create(string modelDirectory, GuardModelOptions? options = null, GuardTier tier = GuardTier.Small)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(modelDirectory);

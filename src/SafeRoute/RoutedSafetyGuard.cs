@@ -73,7 +73,8 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
 
     /// <summary>Loads both guards and the router that <paramref name="options"/> describe (the default demonstration
     /// models of the SafeRoute.Models.Default package when no model is configured at all) and returns a routed guard
-    /// that owns them (disposing it disposes them). This is what <c>services.AddSafeRoute(...)</c> does without DI.</summary>
+    /// that owns them (disposing it disposes them). This is what <c>services.AddSafeRoute(...)</c> does without DI.
+    /// Relative model and router paths are resolved against <see cref="AppContext.BaseDirectory"/>, not the current directory.</summary>
     /// <param name="options">The models, router and routing policy.</param>
     /// <returns>The routed guard.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>

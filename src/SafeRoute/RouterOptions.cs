@@ -9,6 +9,11 @@ public sealed class RouterOptions
 
     /// <summary>Gets or sets the trained router's safetensors file (reference tensor names, see the README).</summary>
     /// <value>The default is <see langword="null"/>; required for <see cref="RouterKind.Mlp"/>.</value>
+    /// <remarks>A relative path is resolved against the host's content root (<c>IHostEnvironment.ContentRootPath</c>)
+    /// when the options are registered with <c>services.AddSafeRoute(...)</c> and the container has an
+    /// <c>IHostEnvironment</c>, and against <see cref="AppContext.BaseDirectory"/> otherwise (no host, or
+    /// <see cref="RoutedSafetyGuard.Create"/>, <see cref="Routing.MlpRouter.Load(string)"/>); never against the current directory.
+    /// An absolute path is used as is.</remarks>
     public string? Path { get; set; }
 
     /// <summary>Gets or sets the temperature τ for <see cref="RouterKind.TemperatureScaling"/>.</summary>

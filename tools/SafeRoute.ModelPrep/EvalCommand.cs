@@ -37,7 +37,7 @@ internal static class EvalCommand
             l = Guards.Run(large, requests, lengths, wantFeatures: false);
         }
 
-        MlpRouter router = MlpRouter.Load(routerPath);
+        MlpRouter router = MlpRouter.Load(Path.GetFullPath(routerPath));
         float eps = router.DefaultThreshold;
         var entropy = new EntropyRouter();
         bool[] smallPred = [.. s.Select(o => o.UnsafeProbability > VerdictMath.DecisionThreshold)];

@@ -56,8 +56,9 @@ internal static class FeaturesCommand
 
 internal static class Guards
 {
+    /// <summary>Loads a guard; a relative <paramref name="directory"/> is relative to the current directory.</summary>
     public static OnnxSafetyGuard Load(string directory, GuardTier tier, int threads = 2) =>
-        OnnxSafetyGuard.Create(directory, new GuardModelOptions { IntraOpNumThreads = threads, MaxBatchSize = 32 }, tier);
+        OnnxSafetyGuard.Create(Path.GetFullPath(directory), new GuardModelOptions { IntraOpNumThreads = threads, MaxBatchSize = 32 }, tier);
 
     /// <summary>Runs a guard over many requests in length-sorted chunks (less padding), results in input order.</summary>
     public static GuardOutput[] Run(OnnxSafetyGuard guard, SafetyRequest[] requests, int[] lengths, bool wantFeatures)

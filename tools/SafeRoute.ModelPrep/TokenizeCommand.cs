@@ -27,7 +27,7 @@ internal static class TokenizeCommand
         Directory.CreateDirectory(templateDir);
         JsonObject manifest = BuildManifest(safeId, unsafeId, maxSeq);
         File.WriteAllText(Path.Combine(templateDir, GuardManifest.FileName), manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        PromptEncoder encoder = PromptEncoder.Create(GuardManifest.Load(templateDir));
+        PromptEncoder encoder = PromptEncoder.Create(GuardManifest.Load(Path.GetFullPath(templateDir)));
 
         List<DataRow> all = Dataset.ReadAll(data);
         (List<(DataRow Row, string Split)> rows, int duplicates, int alpacaDropped) = Dataset.Split(all, alpaca, seed);

@@ -20,13 +20,33 @@ internal static class DefaultModels
         && File.Exists(Path.Combine(Large, Models.GuardManifest.FileName))
         && File.Exists(Router);
 
+    /// <summary>The model settings that are set, by configuration name (<c>SmallModel:Path</c>, <c>LargeModel:Path</c>,
+    /// <c>Router:Path</c>). The default models are used only when none is: setting any of them switches them off.</summary>
+    public static List<string> ConfiguredSettings(SafeRouteOptions options)
+    {
+        var configured = new List<string>(3);
+        if (!string.IsNullOrWhiteSpace(options.SmallModel?.Path))
+        {
+            configured.Add("SmallModel:Path");
+        }
+
+        if (!string.IsNullOrWhiteSpace(options.LargeModel?.Path))
+        {
+            configured.Add("LargeModel:Path");
+        }
+
+        if (!string.IsNullOrWhiteSpace(options.Router?.Path))
+        {
+            configured.Add("Router:Path");
+        }
+
+        return configured;
+    }
+
     /// <summary>Fills in the default pair and router when the user configured no model at all.</summary>
     public static void Apply(SafeRouteOptions options)
     {
-        bool nothingConfigured = string.IsNullOrWhiteSpace(options.SmallModel?.Path)
-            && string.IsNullOrWhiteSpace(options.LargeModel?.Path)
-            && string.IsNullOrWhiteSpace(options.Router?.Path);
-        if (!nothingConfigured || !Available)
+        if (ConfiguredSettings(options).Count > 0 || !Available)
         {
             return;
         }

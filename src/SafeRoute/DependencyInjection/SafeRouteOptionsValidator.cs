@@ -2,13 +2,42 @@ using Microsoft.Extensions.Options;
 
 namespace SafeRoute.DependencyInjection;
 
-/// <summary>Validates <see cref="SafeRouteOptions"/> at startup; messages name the setting by its configuration path.</summary>
-internal sealed class SafeRouteOptionsValidator(string sectionPath, bool customLargeGuard) : IValidateOptions<SafeRouteOptions>
+/// <summary>Validates <see cref="SafeRouteOptions"/> at startup; messages name the setting by its configuration path
+/// and show model paths resolved against the given base directory (see <see cref="ModelPaths"/>).</summary>
+/// <remarks>Runs after <see cref="DefaultModels.Apply"/>: a model setting still empty then means either that nothing
+/// was configured and the default models are missing, or that another model setting switched the defaults off.</remarks>
+internal sealed class SafeRouteOptionsValidator(string sectionPath, bool customLargeGuard, string? baseDirectory = null) : IValidateOptions<SafeRouteOptions>
 {
+    private const string DefaultsRule = "the default models are used only when no model is configured at all";
+
     public ValidateOptionsResult Validate(string? name, SafeRouteOptions options)
     {
         var failures = new List<string>();
         string P(string setting) => string.IsNullOrEmpty(sectionPath) ? setting : $"{sectionPath}:{setting}";
+        string List(IEnumerable<string> settings)
+        {
+            string[] names = [.. settings.Select(P)];
+            return names.Length == 1 ? names[0] : $"{string.Join(", ", names[..^1])} and {names[^1]}";
+        }
+
+        RouterOptions router = options.Router ?? new RouterOptions();
+        List<string> configured = DefaultModels.ConfiguredSettings(options);
+        string missingBecause = configured.Count == 0 ? "" : $"because {List(configured)} {(configured.Count == 1 ? "is" : "are")} set ({DefaultsRule})";
+        if (configured.Count == 0)
+        {
+            List<string> required = ["SmallModel:Path"];
+            if (!customLargeGuard)
+            {
+                required.Add("LargeModel:Path");
+            }
+
+            if (router.Kind == RouterKind.Mlp)
+            {
+                required.Add("Router:Path");
+            }
+
+            failures.Add($"No model is configured and the default models were not found in '{DefaultModels.Directory}': reference the SafeRoute.Models.Default package, whose models are used when no model is configured at all, or set {List(required)}.");
+        }
 
         ValidateModel(options.SmallModel, "SmallModel");
         if (!customLargeGuard)
@@ -16,17 +45,23 @@ internal sealed class SafeRouteOptionsValidator(string sectionPath, bool customL
             ValidateModel(options.LargeModel, "LargeModel");
         }
 
-        RouterOptions router = options.Router ?? new RouterOptions();
         switch (router.Kind)
         {
             case RouterKind.Mlp:
                 if (string.IsNullOrWhiteSpace(router.Path))
                 {
-                    failures.Add($"{P("Router:Path")} is required when {P("Router:Kind")} is Mlp (or choose Router:Kind = Entropy, which needs no trained router).");
+                    if (configured.Count > 0)
+                    {
+                        failures.Add($"{P("Router:Path")} is required {missingBecause} and {P("Router:Kind")} is Mlp. Set it to the trained router's safetensors file, or choose Router:Kind = Entropy, which needs no trained router.");
+                    }
                 }
-                else if (!File.Exists(router.Path))
+                else
                 {
-                    failures.Add($"{P("Router:Path")}: the router file '{Path.GetFullPath(router.Path)}' does not exist.");
+                    string routerPath = ModelPaths.Resolve(router.Path, baseDirectory);
+                    if (!File.Exists(routerPath))
+                    {
+                        failures.Add($"{P("Router:Path")}: the router file '{routerPath}' does not exist.");
+                    }
                 }
 
                 break;
@@ -74,17 +109,22 @@ internal sealed class SafeRouteOptionsValidator(string sectionPath, bool customL
         {
             if (model is null || string.IsNullOrWhiteSpace(model.Path))
             {
-                failures.Add($"{P(key + ":Path")} is required: the folder that holds the guard's saferoute.json (or configure no model at all and reference the SafeRoute.Models.Default package, whose models are then used; none were found in '{DefaultModels.Directory}').");
+                if (configured.Count > 0)
+                {
+                    failures.Add($"{P(key + ":Path")} is required {missingBecause}. Set it to the folder that holds the guard's {Models.GuardManifest.FileName}.");
+                }
+
                 return;
             }
 
-            if (!Directory.Exists(model.Path))
+            string folder = ModelPaths.Resolve(model.Path, baseDirectory);
+            if (!Directory.Exists(folder))
             {
-                failures.Add($"{P(key + ":Path")}: the model folder '{Path.GetFullPath(model.Path)}' does not exist.");
+                failures.Add($"{P(key + ":Path")}: the model folder '{folder}' does not exist.");
             }
-            else if (!File.Exists(Path.Combine(model.Path, Models.GuardManifest.FileName)))
+            else if (!File.Exists(Path.Combine(folder, Models.GuardManifest.FileName)))
             {
-                failures.Add($"{P(key + ":Path")}: the model folder '{Path.GetFullPath(model.Path)}' has no {Models.GuardManifest.FileName}.");
+                failures.Add($"{P(key + ":Path")}: the model folder '{folder}' has no {Models.GuardManifest.FileName}.");
             }
 
             if (model.MaxBatchSize < 1)

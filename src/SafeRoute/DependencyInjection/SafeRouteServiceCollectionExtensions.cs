@@ -24,6 +24,9 @@ public static class SafeRouteServiceCollectionExtensions
     /// <see cref="ISafetyGuard"/> services (<see cref="SafeRouteServiceKeys.Small"/>, <see cref="SafeRouteServiceKeys.Large"/>),
     /// the router as <see cref="ISafetyRouter"/>, options validated at startup, and a warm-up hosted service. All are
     /// singletons owned and disposed by the container. A second call adds its configuration but no second set of services.
+    /// Relative model and router paths are resolved against the host's content root
+    /// (<see cref="IHostEnvironment.ContentRootPath"/>) when the container has an <see cref="IHostEnvironment"/>, else
+    /// against <see cref="AppContext.BaseDirectory"/>; never against the current directory.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Sets the options.</param>
@@ -73,12 +76,15 @@ public static class SafeRouteServiceCollectionExtensions
 
         // No model configured at all: use the default demonstration models when the app ships them.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<SafeRouteOptions>, DefaultModelsPostConfigure>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SafeRouteOptions>>(new SafeRouteOptionsValidator(sectionPath, largeGuardFactory is not null)));
+        // Relative model paths: against the host's content root when there is a host, else the app's base directory.
+        bool customLargeGuard = largeGuardFactory is not null;
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SafeRouteOptions>, SafeRouteOptionsValidator>(
+            sp => new SafeRouteOptionsValidator(sectionPath, customLargeGuard, ModelPaths.BaseDirectory(sp))));
 
         services.TryAddKeyedSingleton<OnnxSafetyGuard>(SafeRouteServiceKeys.Small, static (sp, _) =>
         {
             SafeRouteOptions options = sp.GetRequiredService<IOptions<SafeRouteOptions>>().Value;
-            return OnnxSafetyGuard.Create(options.SmallModel.Path!, options.SmallModel, GuardTier.Small);
+            return OnnxSafetyGuard.Create(ModelPaths.Resolve(options.SmallModel.Path!, ModelPaths.BaseDirectory(sp)), options.SmallModel, GuardTier.Small);
         });
         services.TryAddKeyedSingleton<ISafetyGuard>(SafeRouteServiceKeys.Small, static (sp, _) => sp.GetRequiredKeyedService<OnnxSafetyGuard>(SafeRouteServiceKeys.Small));
         if (largeGuardFactory is not null)
@@ -90,14 +96,14 @@ public static class SafeRouteServiceCollectionExtensions
             services.TryAddKeyedSingleton<ISafetyGuard>(SafeRouteServiceKeys.Large, static (sp, _) =>
             {
                 SafeRouteOptions options = sp.GetRequiredService<IOptions<SafeRouteOptions>>().Value;
-                return OnnxSafetyGuard.Create(options.LargeModel.Path!, options.LargeModel, GuardTier.Large);
+                return OnnxSafetyGuard.Create(ModelPaths.Resolve(options.LargeModel.Path!, ModelPaths.BaseDirectory(sp)), options.LargeModel, GuardTier.Large);
             });
         }
 
         services.TryAddSingleton<ISafetyRouter>(static sp =>
         {
             SafeRouteOptions options = sp.GetRequiredService<IOptions<SafeRouteOptions>>().Value;
-            return RouterFactory.Create(options.Router, sp.GetRequiredKeyedService<OnnxSafetyGuard>(SafeRouteServiceKeys.Small));
+            return RouterFactory.Create(options.Router, sp.GetRequiredKeyedService<OnnxSafetyGuard>(SafeRouteServiceKeys.Small), ModelPaths.BaseDirectory(sp));
         });
         services.TryAddSingleton(static sp =>
         {

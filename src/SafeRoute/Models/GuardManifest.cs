@@ -48,7 +48,7 @@ internal sealed class GuardManifest
     public static GuardManifest Load(string modelDirectory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(modelDirectory);
-        string directory = Path.GetFullPath(modelDirectory);
+        string directory = ModelPaths.Resolve(modelDirectory);
         if (!System.IO.Directory.Exists(directory))
         {
             throw new SafeRouteException($"The guard model folder '{directory}' does not exist.");

@@ -43,10 +43,12 @@ internal static class OnnxSessionFactory
 
     /// <summary>Builds session options: threads, optimisation, the first available provider of the list.</summary>
     /// <returns>The options and the provider chosen.</returns>
+    /// <exception cref="SafeRouteException">No configured provider is available, or ONNX Runtime's native library could not be loaded.</exception>
     public static (SessionOptions Options, ExecutionProvider Provider) CreateSessionOptions(GuardModelOptions options, string modelName)
     {
-        ExecutionProviderOptions chosen = ChooseProvider(options.ExecutionProviders, modelName);
-        var sessionOptions = new SessionOptions();
+        // The first calls into native ONNX Runtime when a guard is loaded (the provider list, then the session options).
+        (ExecutionProviderOptions chosen, SessionOptions sessionOptions) = LoadingNativeLibrary(
+            () => (ChooseProvider(options.ExecutionProviders, modelName), new SessionOptions()));
         try
         {
             sessionOptions.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
@@ -78,6 +80,26 @@ internal static class OnnxSessionFactory
         }
     }
 
+    /// <summary>The message when ONNX Runtime's native library is missing: SafeRoute depends on the managed package
+    /// only, and the app brings the native one.</summary>
+    internal const string NativeLibraryMissingMessage =
+        "ONNX Runtime's native library could not be loaded: reference Microsoft.ML.OnnxRuntime (CPU; SafeRoute.Models.Default brings it) " +
+        "or a GPU package such as Microsoft.ML.OnnxRuntime.Gpu.";
+
+    /// <summary>Runs <paramref name="firstNativeCall"/> and turns a failure to load the native library (its P/Invoke
+    /// type's initializer fails with <see cref="DllNotFoundException"/> inside) into one <see cref="SafeRouteException"/>.</summary>
+    internal static T LoadingNativeLibrary<T>(Func<T> firstNativeCall)
+    {
+        try
+        {
+            return firstNativeCall();
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or TypeInitializationException)
+        {
+            throw new SafeRouteException(NativeLibraryMissingMessage, ex);
+        }
+    }
+
     internal static ExecutionProviderOptions ChooseProvider(IList<ExecutionProviderOptions> requested, string modelName)
     {
         if (requested.Count == 0)
@@ -97,7 +119,8 @@ internal static class OnnxSessionFactory
         throw new SafeRouteException(
             $"None of the execution providers configured for guard model '{modelName}' is available in the loaded ONNX Runtime build " +
             $"(it has: {string.Join(", ", AvailableProviders.Order(StringComparer.Ordinal))}). {wanted}. " +
-            "Reference that package instead of Microsoft.ML.OnnxRuntime, or add Cpu at the end of ExecutionProviders to fall back to the CPU.");
+            "Reference that package (such as Microsoft.ML.OnnxRuntime.Gpu or Microsoft.ML.OnnxRuntime.DirectML) instead of the CPU package " +
+            "Microsoft.ML.OnnxRuntime, and end ExecutionProviders with Cpu to fall back to the CPU.");
     }
 
     private static void AppendProvider(SessionOptions sessionOptions, ExecutionProviderOptions provider, string modelName)

@@ -88,7 +88,8 @@ public sealed class MlpRouter : ISafetyRouter
     public float? CalibratedThreshold { get; }
 
     /// <summary>Loads a router from a safetensors file.</summary>
-    /// <param name="path">The path of the safetensors file.</param>
+    /// <param name="path">The path of the safetensors file. A relative path is resolved against
+    /// <see cref="AppContext.BaseDirectory"/>, not the current directory; an absolute path is used as is.</param>
     /// <returns>The loaded router.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="path"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException"><paramref name="path"/> is empty.</exception>
@@ -99,8 +100,9 @@ public sealed class MlpRouter : ISafetyRouter
     public static MlpRouter Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        (Dictionary<string, SafetensorsTensor> tensors, Dictionary<string, string> metadata) = Safetensors.Read(path);
-        return FromTensors(tensors, metadata, path);
+        string fullPath = ModelPaths.Resolve(path);
+        (Dictionary<string, SafetensorsTensor> tensors, Dictionary<string, string> metadata) = Safetensors.Read(fullPath);
+        return FromTensors(tensors, metadata, fullPath);
     }
 
     /// <summary>Loads a router from a stream holding a safetensors file. The stream is read to its end and not disposed.</summary>

@@ -6,13 +6,17 @@ internal static class RouterFactory
     /// <summary>The content-free input of contextual calibration (method doc §3).</summary>
     public const string ContentFreeInput = " ";
 
-    public static ISafetyRouter Create(RouterOptions options, OnnxSafetyGuard small)
+    /// <param name="options">The router settings.</param>
+    /// <param name="small">The small guard (contextual calibration measures it).</param>
+    /// <param name="baseDirectory">What a relative <see cref="RouterOptions.Path"/> is resolved against (see <see cref="ModelPaths"/>);
+    /// <see langword="null"/> for <see cref="AppContext.BaseDirectory"/>.</param>
+    public static ISafetyRouter Create(RouterOptions options, OnnxSafetyGuard small, string? baseDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(small);
         return options.Kind switch
         {
-            RouterKind.Mlp => MlpRouter.Load(options.Path ?? throw new SafeRouteException("Router:Path is required for an Mlp router.")),
+            RouterKind.Mlp => MlpRouter.Load(ModelPaths.Resolve(options.Path ?? throw new SafeRouteException("Router:Path is required for an Mlp router."), baseDirectory)),
             RouterKind.Entropy => new EntropyRouter(),
             RouterKind.TemperatureScaling => new TemperatureScalingRouter(options.Temperature ?? throw new SafeRouteException("Router:Temperature is required for a TemperatureScaling router.")),
             RouterKind.BatchCalibration => new BatchCalibrationRouter(options.MeanUnsafeProbability ?? throw new SafeRouteException("Router:MeanUnsafeProbability is required for a BatchCalibration router.")),

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using SafeRoute.DependencyInjection;
 
 namespace SafeRoute.Tests.DependencyInjection;
 
@@ -30,6 +31,43 @@ public sealed class SafeRouteOptionsValidationTests
         Assert.That(message, Does.Contain("SafeRoute:SmallModel:MaxBatchSize"));
         Assert.That(message, Does.Contain("SafeRoute:LargeModel:Path"));
         Assert.That(message, Does.Contain("SafeRoute:Router:Temperature"));
+    }
+
+    [Test]
+    public void StartupValidation_OnlySmallModelConfigured_SaysThatAConfiguredModelSwitchesTheDefaultsOff()
+    {
+        // The default models are present in the test output, but a configured model switches them off.
+        string message = StartupValidationMessage(new Dictionary<string, string?> { ["SafeRoute:SmallModel:Path"] = "/definitely/not/here" });
+        Assert.Multiple(() =>
+        {
+            Assert.That(message, Does.Contain("SafeRoute:LargeModel:Path is required because SafeRoute:SmallModel:Path is set (the default models are used only when no model is configured at all). Set it to the folder that holds the guard's saferoute.json."));
+            Assert.That(message, Does.Contain("SafeRoute:Router:Path is required because SafeRoute:SmallModel:Path is set (the default models are used only when no model is configured at all) and SafeRoute:Router:Kind is Mlp."));
+            Assert.That(message, Does.Not.Contain("No model is configured").And.Not.Contain(SafeRoute.DependencyInjection.DefaultModels.Directory));
+        });
+    }
+
+    [Test]
+    public void Validator_TwoModelSettings_NamesBothAsTheReason()
+    {
+        var options = new SafeRouteOptions { SmallModel = { Path = "/nope/small" }, Router = { Path = "/nope/router.safetensors" } };
+        ValidateOptionsResult result = new SafeRouteOptionsValidator("", customLargeGuard: false).Validate(null, options);
+        Assert.That(result.Failures, Has.Some.StartsWith("LargeModel:Path is required because SmallModel:Path and Router:Path are set (the default models are used only when no model is configured at all)."));
+    }
+
+    [Test]
+    public void Validator_NothingConfiguredAndNoDefaultModels_SaysToReferenceTheDefaultModelsPackage()
+    {
+        // When the default models are missing DefaultModels.Apply fills in nothing, and the validator sees empty options.
+        ValidateOptionsResult result = new SafeRouteOptionsValidator("SafeRoute", customLargeGuard: false).Validate(null, new SafeRouteOptions());
+        Assert.That(result.Failures, Is.EqualTo(new[]
+        {
+            $"No model is configured and the default models were not found in '{SafeRoute.DependencyInjection.DefaultModels.Directory}': reference the SafeRoute.Models.Default package, " +
+            "whose models are used when no model is configured at all, or set SafeRoute:SmallModel:Path, SafeRoute:LargeModel:Path and SafeRoute:Router:Path.",
+        }));
+
+        // Only the settings that would be needed: no large model with a custom large guard, no router file for Entropy.
+        result = new SafeRouteOptionsValidator("", customLargeGuard: true).Validate(null, new SafeRouteOptions { Router = { Kind = RouterKind.Entropy } });
+        Assert.That(result.Failures!.Single(), Does.EndWith("or set SmallModel:Path."));
     }
 
     [Test]

@@ -35,6 +35,29 @@ public sealed class ExecutionProviderTests
             [new ExecutionProviderOptions { Provider = ExecutionProvider.Cuda, DeviceId = 1 }, new ExecutionProviderOptions { Provider = ExecutionProvider.OpenVino }],
             "my-guard"));
         Assert.That(ex!.Message, Does.Contain("Cuda").And.Contain("Microsoft.ML.OnnxRuntime.Gpu").And.Contain("OpenVino").And.Contain("Intel.ML.OnnxRuntime.OpenVino").And.Contain("my-guard").And.Contain("CPUExecutionProvider"));
+        Assert.That(ex.Message, Does.EndWith(
+            "Reference that package (such as Microsoft.ML.OnnxRuntime.Gpu or Microsoft.ML.OnnxRuntime.DirectML) instead of the CPU package Microsoft.ML.OnnxRuntime, " +
+            "and end ExecutionProviders with Cpu to fall back to the CPU."));
+    }
+
+    [Test]
+    public void LoadingNativeLibrary_NativeLibraryMissing_OneClearSafeRouteExceptionWithTheCause()
+    {
+        // What the first ONNX Runtime call throws when the app references only Microsoft.ML.OnnxRuntime.Managed.
+        var missing = new TypeInitializationException("Microsoft.ML.OnnxRuntime.NativeMethods", new DllNotFoundException("Unable to load shared library 'onnxruntime'"));
+        var ex = Assert.Throws<SafeRouteException>(() => OnnxSessionFactory.LoadingNativeLibrary<int>(() => throw missing));
+        Assert.That(ex!.Message, Is.EqualTo(
+            "ONNX Runtime's native library could not be loaded: reference Microsoft.ML.OnnxRuntime (CPU; SafeRoute.Models.Default brings it) " +
+            "or a GPU package such as Microsoft.ML.OnnxRuntime.Gpu."));
+        Assert.That(ex.InnerException, Is.SameAs(missing));
+
+        var notFound = new DllNotFoundException("onnxruntime");
+        ex = Assert.Throws<SafeRouteException>(() => OnnxSessionFactory.LoadingNativeLibrary<int>(() => throw notFound));
+        Assert.That(ex!.InnerException, Is.SameAs(notFound));
+
+        // Other failures (an unavailable provider) keep their own message.
+        var other = new SafeRouteException("no provider");
+        Assert.That(Assert.Throws<SafeRouteException>(() => OnnxSessionFactory.LoadingNativeLibrary<int>(() => throw other)), Is.SameAs(other));
     }
 
     [Test]
