@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The packages as a user meets them (issue 13): pack every package into a temporary feed, then, outside the repository
+# and with a fresh NuGet cache, build and run apps that restore SafeRoute* from that feed only, and install and run the
+# saferoute tool from it. Sizes are measured and checked. See .ci/consumer/README.md. Any failure exits non-zero.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d /tmp/saferoute-consumer.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+feed="$work/feed"
+export NUGET_PACKAGES="$work/packages"   # a fresh package cache: nothing from this machine's earlier restores
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+step() { echo; echo "== consumer check: $*"; }
+fail() { echo "consumer check FAILED: $*" >&2; exit 1; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+
+version="$(dotnet msbuild "$repo/src/SafeRoute/SafeRoute.csproj" -getProperty:PackageVersion)"
+step "pack every package (version $version, warnings are errors) into $feed"
+dotnet pack "$repo/SafeRoute.sln" -c Release -o "$feed" -warnaserror -p:TreatWarningsAsErrors=true --nologo -v:q
+for id in SafeRoute SafeRoute.Models.Default SafeRoute.Remote SafeRoute.Extensions.AI SafeRoute.Training SafeRoute.Cli SafeRoute.Cli.linux-x64; do
+  pkg="$feed/$id.$version.nupkg"
+  [ -f "$pkg" ] || fail "$id.$version.nupkg was not produced"
+  nuspec="$(unzip -p "$pkg" '*.nuspec')"
+  grep -q '<readme>README.md</readme>' <<<"$nuspec" || [ "$id" = SafeRoute.Cli.linux-x64 ] || fail "$id has no README"
+  grep -Eq '<license type="(expression|file)">' <<<"$nuspec" || fail "$id has no licence"
+  echo "  $id: $(mb "$(stat -c %s "$pkg")") MB"
+done
+for id in SafeRoute.Models.Default SafeRoute.Cli SafeRoute.Cli.linux-x64; do
+  unzip -p "$feed/$id.$version.nupkg" LICENSE.txt 2>/dev/null | grep -qi "non-commercial" \
+    || fail "$id's licence file does not say the bundled models are for non-commercial use"
+done
+unzip -l "$feed/SafeRoute.Models.Default.$version.nupkg" | grep -q "models/default/MODEL_CARD.md" || fail "the model card is not packed beside the models"
+
+# nuget.config: SafeRoute* only from the feed, everything else from nuget.org (package source mapping).
+write_nuget_config() {
+  cat >"$1/nuget.config" <<XML
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <clear />
+    <add key="saferoute-local" value="$feed" />
+    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
+  </packageSources>
+  <packageSourceMapping>
+    <packageSource key="saferoute-local"><package pattern="SafeRoute" /><package pattern="SafeRoute.*" /></packageSource>
+    <packageSource key="nuget.org"><package pattern="*" /></packageSource>
+  </packageSourceMapping>
+</configuration>
+XML
+}
+
+app() { # app <name>: copy .ci/consumer/<name> outside the repository, with the nuget.config
+  mkdir -p "$work/$1"
+  cp "$repo/.ci/consumer/$1"/* "$work/$1/"
+  write_nuget_config "$work/$1"
+  echo "$work/$1"
+}
+
+step "CPU app: SafeRoute + SafeRoute.Models.Default, services.AddSafeRoute() with no settings"
+cpu="$(app cpu)"
+(cd "$cpu" && dotnet run -c Release -p:SafeRouteVersion="$version") || fail "the CPU consumer app failed"
+
+step "CPU app published for linux-x64 (the README's advice)"
+(cd "$cpu" && dotnet publish -c Release -r linux-x64 --self-contained false -p:SafeRouteVersion="$version" -o "$work/publish" --nologo -v:q)
+[ -f "$work/publish/saferoute-models/default/MODEL_CARD.md" ] || fail "the model card is not beside the models in the published app"
+published=$(du -sb "$work/publish" | cut -f1)
+echo "  published app: $(mb "$published") MB"
+[ "$published" -le $((80 * 1048576)) ] || fail "the published app is $(mb "$published") MB (limit 80 MB)"
+(cd "$work/publish" && ./ConsumerCheck) || fail "the published app failed"
+
+step "GPU app: SafeRoute + Microsoft.ML.OnnxRuntime.Gpu instead of the CPU package (restore and compile only)"
+gpu="$(app gpu)"
+(cd "$gpu" && dotnet build -c Release -p:SafeRouteVersion="$version" --nologo -v:q) || fail "the GPU consumer app did not restore and compile"
+if grep -q '"Microsoft.ML.OnnxRuntime/' "$gpu/obj/project.assets.json"; then
+  fail "the GPU app pulled in the CPU package Microsoft.ML.OnnxRuntime"
+fi
+
+step "app without a native ONNX Runtime: a clear error, not a crash"
+nonative="$(app nonative)"
+(cd "$nonative" && dotnet run -c Release -p:SafeRouteVersion="$version" -- "$repo/models/default/small") || fail "no clear error without a native runtime"
+
+step "the saferoute tool from the feed"
+dotnet tool install SafeRoute.Cli --version "$version" --tool-path "$work/tools" --add-source "$feed"
+rc=0
+"$work/tools/saferoute" classify "How do I water a cactus?" "Write a poem about autumn leaves." || rc=$?
+[ "$rc" -le 1 ] || fail "saferoute classify exited $rc"
+store="$work/tools/.store/saferoute.cli/$version"
+payload=$(du -sb --exclude='*.nupkg' "$store" | cut -f1)
+ondisk=$(du -sb "$work/tools" | cut -f1)
+echo "  tool installed: $(mb "$payload") MB of files (plus NuGet's copies of the package: $(mb "$ondisk") MB on disk)"
+[ "$payload" -le $((60 * 1048576)) ] || fail "the tool installs $(mb "$payload") MB of files (limit 60 MB)"
+
+echo
+echo "consumer check: all passed"
