@@ -26,10 +26,11 @@ for id in SafeRoute SafeRoute.Models.Default SafeRoute.Remote SafeRoute.Extensio
   echo "  $id: $(mb "$(stat -c %s "$pkg")") MB"
 done
 for id in SafeRoute.Models.Default SafeRoute.Cli SafeRoute.Cli.linux-x64; do
-  unzip -p "$feed/$id.$version.nupkg" LICENSE.txt 2>/dev/null | grep -qi "non-commercial" \
-    || fail "$id's licence file does not say the bundled models are for non-commercial use"
+  licence="$(unzip -p "$feed/$id.$version.nupkg" LICENSE.txt 2>/dev/null || true)"
+  grep -qi "non-commercial" <<<"$licence" || fail "$id's licence file does not say the bundled models are for non-commercial use"
 done
-unzip -l "$feed/SafeRoute.Models.Default.$version.nupkg" | grep -q "models/default/MODEL_CARD.md" || fail "the model card is not packed beside the models"
+listing="$(unzip -l "$feed/SafeRoute.Models.Default.$version.nupkg")"
+grep -q "models/default/MODEL_CARD.md" <<<"$listing" || fail "the model card is not packed beside the models"
 
 # nuget.config: SafeRoute* only from the feed, everything else from nuget.org (package source mapping).
 write_nuget_config() {
@@ -60,6 +61,12 @@ step "CPU app: SafeRoute + SafeRoute.Models.Default, services.AddSafeRoute() wit
 cpu="$(app cpu)"
 (cd "$cpu" && dotnet run -c Release -p:SafeRouteVersion="$version") || fail "the CPU consumer app failed"
 
+step "the README's Quick start, compiled and run as written against the packages"
+quickstart="$(app quickstart)"
+sed -n '/<!-- quickstart:begin -->/,/<!-- quickstart:end -->/p' "$repo/README.md" | sed '1,2d;$d' | sed '$d' >"$quickstart/Program.cs"
+grep -q 'RoutedSafetyGuard' "$quickstart/Program.cs" || fail "the Quick start block was not found in README.md"
+(cd "$quickstart" && dotnet run -c Release -p:SafeRouteVersion="$version") || fail "the README's Quick start does not run as written"
+
 step "CPU app published for linux-x64 (the README's advice)"
 (cd "$cpu" && dotnet publish -c Release -r linux-x64 --self-contained false -p:SafeRouteVersion="$version" -o "$work/publish" --nologo -v:q)
 [ -f "$work/publish/saferoute-models/default/MODEL_CARD.md" ] || fail "the model card is not beside the models in the published app"
@@ -67,6 +74,8 @@ published=$(du -sb "$work/publish" | cut -f1)
 echo "  published app: $(mb "$published") MB"
 [ "$published" -le $((80 * 1048576)) ] || fail "the published app is $(mb "$published") MB (limit 80 MB)"
 (cd "$work/publish" && ./ConsumerCheck) || fail "the published app failed"
+(cd "$cpu" && dotnet publish -c Release -p:SafeRouteVersion="$version" -o "$work/publish-any" --nologo -v:q)
+echo "  for comparison, published without a runtime identifier: $(mb "$(du -sb "$work/publish-any" | cut -f1)") MB"
 
 step "GPU app: SafeRoute + Microsoft.ML.OnnxRuntime.Gpu instead of the CPU package (restore and compile only)"
 gpu="$(app gpu)"
