@@ -1,18 +1,16 @@
-using System.ClientModel;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
-using OpenAI;
-using OpenAI.Chat;
 using SafeRoute.Training;
 
 namespace SafeRoute.Cli;
 
 /// <summary>
 /// Paraphrase augmentation for <c>train-router</c>: an OpenAI-compatible chat endpoint (vLLM, llama.cpp server, Ollama,
-/// OpenAI, …) through Microsoft.Extensions.AI, the library's <see cref="ParaphraseAugmenter"/>, a resumable JSONL file
-/// of paraphrases, and both guards run on them through the feature cache (which relabels them).
+/// OpenAI, …) through the tool's own Microsoft.Extensions.AI client (<see cref="OpenAICompatibleChatClient"/>), the
+/// library's <see cref="ParaphraseAugmenter"/>, a resumable JSONL file of paraphrases, and both guards run on them through
+/// the feature cache (which relabels them).
 /// </summary>
 internal sealed class Augmentation
 {
@@ -70,9 +68,10 @@ internal sealed class Augmentation
             throw new UsageException("--paraphrases needs --chat-endpoint and --chat-model.");
         }
 
-        if (n > 0 && !Uri.TryCreate(parse.GetValue(Endpoint), UriKind.Absolute, out _))
+        if (n > 0 && (!Uri.TryCreate(parse.GetValue(Endpoint), UriKind.Absolute, out Uri? endpoint)
+            || (endpoint.Scheme != Uri.UriSchemeHttp && endpoint.Scheme != Uri.UriSchemeHttps)))
         {
-            throw new UsageException("--chat-endpoint must be an absolute URL.");
+            throw new UsageException("--chat-endpoint must be an absolute http or https URL.");
         }
 
         return n;
@@ -99,8 +98,7 @@ internal sealed class Augmentation
         if (todo.Count > 0)
         {
             string? key = Environment.GetEnvironmentVariable(parse.GetValue(KeyVariable)!);
-            var chat = new ChatClient(parse.GetValue(Model)!, new ApiKeyCredential(string.IsNullOrEmpty(key) ? "unused" : key), new OpenAIClientOptions { Endpoint = new Uri(parse.GetValue(Endpoint)!) });
-            using IChatClient client = chat.AsIChatClient();
+            using IChatClient client = new OpenAICompatibleChatClient(new Uri(parse.GetValue(Endpoint)!), parse.GetValue(Model)!, key);
             var augmenter = new ParaphraseAugmenter(client, new ParaphraseAugmenterOptions { ParaphrasesPerExample = n });
             using var stream = new FileStream(file, FileMode.Append, FileAccess.Write, FileShare.Read);
             int written = 0;

@@ -234,6 +234,17 @@ public sealed class CliCommandsTests
         Assert.That(err, Does.Contain("--chat-endpoint"));
     }
 
+    [TestCase("not a url")]
+    [TestCase("file:///tmp/v1")]
+    public async Task TrainRouter_ParaphrasesWithNonHttpEndpoint_ExitTwo(string endpoint)
+    {
+        (int code, _, string err) = await Run("train-router", "--data", _data, "--cache", _cache, "--out", NewPath("r"), "--paraphrases", "3",
+            "--chat-endpoint", endpoint, "--chat-model", "m");
+
+        Assert.That(code, Is.EqualTo(ExitCodes.Usage));
+        Assert.That(err, Does.Contain("--chat-endpoint must be an absolute http or https URL"));
+    }
+
     [TestCase(0.05)]
     [TestCase(0.2)]
     [TestCase(0.5)]
