@@ -7,7 +7,6 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d /tmp/saferoute-consumer.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 feed="$work/feed"
-export NUGET_PACKAGES="$work/packages"   # a fresh package cache: nothing from this machine's earlier restores
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 step() { echo; echo "== consumer check: $*"; }
@@ -31,6 +30,11 @@ for id in SafeRoute.Models.Default SafeRoute.Cli SafeRoute.Cli.linux-x64; do
 done
 listing="$(unzip -l "$feed/SafeRoute.Models.Default.$version.nupkg")"
 grep -q "models/default/MODEL_CARD.md" <<<"$listing" || fail "the model card is not packed beside the models"
+
+# From here on a fresh package cache, as on a new user's machine: nothing from this machine's earlier restores (and no
+# stale SafeRoute package of the same version). The pack above used the usual cache, so the repository's own restore
+# state stays valid.
+export NUGET_PACKAGES="$work/packages"
 
 # nuget.config: SafeRoute* only from the feed, everything else from nuget.org (package source mapping).
 write_nuget_config() {
