@@ -105,7 +105,7 @@ internal static class TinyGuardModel
     /// h + Floor(0.25·mean(x) + 0.5), which is exactly h + 0 because |mean(x)| &lt; 1. Base and W are generated in-graph
     /// from Range/Sin/Cos (nothing big on disk); W's gain is about 2 so the chain neither dies out into denormals nor
     /// can be skipped by the runtime. When <paramref name="endless"/>, the step runs in a Loop of <see cref="long.MaxValue"/>
-    /// iterations instead (a few milliseconds each: centuries in all), so a run only ever ends by RunOptions.Terminate.
+    /// iterations instead (milliseconds each: hundreds of millions of years in all), so a run only ends by RunOptions.Terminate.
     /// </summary>
     private static string AppendSlowChain(OnnxGraphBuilder g, string hidden, int layers, int rows, bool endless)
     {
