@@ -6,6 +6,8 @@ namespace SafeRoute.Tests.Guards;
 [TestFixture]
 public sealed class RoutedSafetyGuardTests
 {
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
     private TempDirectory _temp = null!;
     private TestGuard _smallModel = null!;
     private TestGuard _largeModel = null!;
@@ -224,11 +226,18 @@ public sealed class RoutedSafetyGuardTests
     }
 
     [Test]
-    public void CallerCancellation_IsNeverARoutingSignalOrFailure()
+    public async Task CallerCancellation_IsNeverARoutingSignalOrFailure()
     {
-        var guard = new RoutedSafetyGuard(_small, new HangingGuard(), new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = -1f });
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
-        Assert.That(async () => await guard.EvaluateAsync(new SafetyRequest(Benign), cts.Token), Throws.InstanceOf<OperationCanceledException>());
+        var large = new HangingGuard();
+        var guard = new RoutedSafetyGuard(_small, large, new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = -1f });
+        using var cts = new CancellationTokenSource();
+        Task<SafetyVerdict> call = guard.EvaluateAsync(new SafetyRequest(Benign), cts.Token).AsTask();
+
+        // Cancel once the call waits in the large tier (not on a timer that may fire while the small tier still runs),
+        // so it is the large tier's wait that the cancellation ends.
+        await large.Called.WaitAsync(Patience);
+        await cts.CancelAsync();
+        Assert.That(async () => await call.WaitAsync(Patience), Throws.InstanceOf<OperationCanceledException>());
     }
 
     [Test]

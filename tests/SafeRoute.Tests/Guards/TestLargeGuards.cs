@@ -21,14 +21,21 @@ internal sealed class FailingGuard(Exception error) : ISafetyGuard
 /// <summary>A large tier that waits until the caller's token is cancelled.</summary>
 internal sealed class HangingGuard : ISafetyGuard
 {
+    private readonly TaskCompletionSource _called = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when a call has reached this tier (and waits there for its token).</summary>
+    public Task Called => _called.Task;
+
     public async ValueTask<SafetyVerdict> EvaluateAsync(SafetyRequest request, CancellationToken cancellationToken = default)
     {
+        _called.TrySetResult();
         await Task.Delay(Timeout.Infinite, cancellationToken);
         throw new InvalidOperationException("unreachable");
     }
 
     public async ValueTask<IReadOnlyList<SafetyVerdict>> EvaluateBatchAsync(IReadOnlyList<SafetyRequest> requests, CancellationToken cancellationToken = default)
     {
+        _called.TrySetResult();
         await Task.Delay(Timeout.Infinite, cancellationToken);
         throw new InvalidOperationException("unreachable");
     }

@@ -23,6 +23,8 @@ internal sealed class LoopbackGuardServer : IAsyncDisposable
 
     public Uri Address { get; }
 
+    /// <summary>Gets or sets how long each request waits before it is answered: <see cref="Timeout.InfiniteTimeSpan"/>
+    /// means until the client gives up (or the server stops).</summary>
     public TimeSpan Delay { get; set; }
 
     public int Requests => Volatile.Read(ref _requests);
@@ -47,11 +49,12 @@ internal sealed class LoopbackGuardServer : IAsyncDisposable
                 return;
             }
 
-            if (server.Delay > TimeSpan.Zero)
+            if (server.Delay != TimeSpan.Zero)
             {
                 try
                 {
-                    await Task.Delay(server.Delay, context.RequestAborted);
+                    using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, app.Lifetime.ApplicationStopping);
+                    await Task.Delay(server.Delay, stop.Token);
                 }
                 catch (OperationCanceledException)
                 {

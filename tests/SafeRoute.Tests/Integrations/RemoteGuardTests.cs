@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Time.Testing;
 using SafeRoute.Remote;
 
 namespace SafeRoute.Tests.Integrations;
@@ -109,7 +110,8 @@ public sealed class RemoteGuardTests
     [TestCase(LargeGuardFailurePolicy.Throw)]
     public async Task Slow_server_times_out_and_the_failure_policy_decides(LargeGuardFailurePolicy policy)
     {
-        _server.Delay = TimeSpan.FromSeconds(10);
+        // The server never answers (until the client gives up), so only the client's attempt timeout can end the call.
+        _server.Delay = Timeout.InfiniteTimeSpan;
         await using ServiceProvider sp = Provider(_server.Address, policy, shortTimeouts: true);
         await AssertPolicyAsync(sp.GetRequiredService<RoutedSafetyGuard>(), policy);
     }
@@ -126,12 +128,17 @@ public sealed class RemoteGuardTests
     [Test]
     public async Task Repeated_failures_open_the_circuit_so_calls_stop_reaching_the_server_until_the_break_ends()
     {
+        // The resilience pipeline runs on a fake clock: the break lasts until the test moves the clock, not until 1 s of
+        // real time has passed (which a loaded machine could spend before the short-circuited call). The retry has no
+        // delay, so nothing else waits on the clock.
+        var clock = new FakeTimeProvider();
         await using ServiceProvider sp = Provider(_server.Address, LargeGuardFailurePolicy.FallBackToSmall, configure: r =>
         {
             r.CircuitBreakerMinimumThroughput = 4;
             r.CircuitBreakerFailureRatio = 0.5;
             r.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(1);
-        });
+            r.RetryDelay = TimeSpan.Zero;
+        }, time: clock);
         var guard = sp.GetRequiredService<RoutedSafetyGuard>();
         _server.FailuresToInject = 1_000;
 
@@ -156,7 +163,7 @@ public sealed class RemoteGuardTests
 
         // The server recovers; after the break a trial call goes through and closes the circuit.
         _server.FailuresToInject = 0;
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        clock.Advance(TimeSpan.FromSeconds(1.5));
         SafetyVerdict recovered = await guard.EvaluateAsync(Inputs[0]);
         Assert.Multiple(() =>
         {
@@ -226,7 +233,7 @@ public sealed class RemoteGuardTests
 
     private static RemoteSafetyGuardOptions Options(Uri endpoint) => new() { Endpoint = endpoint, Model = ModelName };
 
-    private static ServiceProvider Provider(Uri endpoint, LargeGuardFailurePolicy policy, bool shortTimeouts = false, Action<RemoteSafetyGuardOptions>? configure = null)
+    private static ServiceProvider Provider(Uri endpoint, LargeGuardFailurePolicy policy, bool shortTimeouts = false, Action<RemoteSafetyGuardOptions>? configure = null, TimeProvider? time = null)
     {
         var services = new ServiceCollection();
         services.AddSafeRouteWithRemoteLargeGuard(
@@ -248,6 +255,11 @@ public sealed class RemoteGuardTests
                 configure?.Invoke(r);
             });
         services.AddHealthChecks().AddSafeRoute();
+        if (time is not null)
+        {
+            services.AddSingleton(time); // the resilience pipelines take their clock from here
+        }
+
         return services.BuildServiceProvider();
     }
 

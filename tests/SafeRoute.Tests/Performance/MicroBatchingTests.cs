@@ -204,7 +204,7 @@ public sealed class MicroBatchingTests
 
         // 1.0 s after the leftover arrived its window ends; before the fix it opened a fresh 1 s window at 0.8 s.
         clock.Advance(TimeSpan.FromSeconds(0.2));
-        Assert.That(await Task.WhenAny(next[3], Task.Delay(TimeSpan.FromSeconds(5))), Is.SameAs(next[3]), "the leftover ran once MaxWait had passed since it arrived");
+        Assert.That(await Task.WhenAny(next[3], Task.Delay(Patience)), Is.SameAs(next[3]), "the leftover ran once MaxWait had passed since it arrived");
     }
 
     [Test]
@@ -281,7 +281,7 @@ public sealed class MicroBatchingTests
         guard.RunObserver = _ =>
         {
             inRun.Set();
-            release.Wait(Patience);
+            release.Wait(Patience * 2); // longer than the test waits for DisposeAsync to return, so a blocking one fails
         };
         Task<SafetyVerdict> call = guard.EvaluateAsync(new SafetyRequest("hello weather")).AsTask();
         Assert.That(inRun.Wait(Patience), Is.True, "the batch is running");
@@ -293,7 +293,7 @@ public sealed class MicroBatchingTests
             returned.Set();
             return t;
         });
-        bool returnedWhileRunning = returned.Wait(TimeSpan.FromSeconds(5));
+        bool returnedWhileRunning = returned.Wait(Patience);
         bool completedWhileRunning = disposing.IsCompleted;
         release.Set();
         await disposing.WaitAsync(Patience);

@@ -61,6 +61,14 @@ internal sealed class OnnxGraphBuilder
 
     public OnnxGraphBuilder Int64Scalar(string name, long value) => Int64Initializer(name, [], [value]);
 
+    public OnnxGraphBuilder BoolScalar(string name, bool value)
+    {
+        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Bool };
+        tensor.Int32Data.Add(value ? 1 : 0);
+        _graph.Initializer.Add(tensor);
+        return this;
+    }
+
     public OnnxGraphBuilder Int64Vector(string name, params long[] values) => Int64Initializer(name, [values.Length], values);
 
     public OnnxGraphBuilder Input(string name, TensorProto.Types.DataType type, params object[] dims)
@@ -75,7 +83,8 @@ internal sealed class OnnxGraphBuilder
         return this;
     }
 
-    /// <summary>Adds a node; returns the builder. Attributes: int/long, long[]/int[], float/double, string, float[].</summary>
+    /// <summary>Adds a node; returns the builder. Attributes: int/long, long[]/int[], float/double, string, float[], and a
+    /// <see cref="GraphProto"/> (a subgraph, e.g. a Loop body).</summary>
     public OnnxGraphBuilder Node(string opType, string[] inputs, string[] outputs, params (string Name, object Value)[] attributes)
     {
         var node = new NodeProto { OpType = opType, Name = $"{opType}_{_nodeCounter++}" };
@@ -196,6 +205,10 @@ internal sealed class OnnxGraphBuilder
             case float[] floats:
                 attribute.Type = AttributeProto.Types.AttributeType.Floats;
                 attribute.Floats.AddRange(floats);
+                break;
+            case GraphProto graph:
+                attribute.Type = AttributeProto.Types.AttributeType.Graph;
+                attribute.G = graph;
                 break;
             default:
                 throw new ArgumentException($"Attribute '{name}' has an unsupported value type {value?.GetType().Name ?? "null"}.");

@@ -69,6 +69,12 @@ internal sealed record TestGuardOptions
     /// <summary>Appends a chain of <see cref="SlowLayers"/> MatMul+Tanh over [batch, <see cref="SlowRows"/>, 512] that adds exactly 0 to the output.</summary>
     public bool Slow { get; init; }
 
+    /// <summary>
+    /// Like <see cref="Slow"/>, but the MatMul+Tanh step runs in a Loop of <see cref="long.MaxValue"/> iterations: a run
+    /// never finishes by itself, only RunOptions.Terminate (cancellation) ends it. The model file stays small.
+    /// </summary>
+    public bool Endless { get; init; }
+
     public int SlowLayers { get; init; } = 60;
 
     public int SlowRows { get; init; } = 2048;

@@ -75,6 +75,8 @@ internal sealed class OnnxGraphBuilderTests
 [TestFixture]
 internal sealed class TinyGuardModelTests
 {
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
     private TempDirectory _temp = null!;
     private TestGuard _small = null!;
     private TestGuard _large = null!;
@@ -367,29 +369,57 @@ internal sealed class TinyGuardModelTests
         int[] ids = PromptIds(slow, "hello weapon");
         GuardBatch batch = GuardBatch.LeftPadded([ids]);
         GuardSessionRunner.Run(_smallSession, batch); // warm-up
-        var fast = Stopwatch.StartNew();
         float[] fastHidden = GuardSessionRunner.Run(_smallSession, batch)["last_hidden_state"].Data;
-        fast.Stop();
+
+        // A busy machine can only make a run slower: the fastest of a few small runs is a fair floor for them, while
+        // one slow run's time is its real work plus whatever the load added, so the comparison cannot flip under load.
+        TimeSpan fast = TimeSpan.MaxValue;
+        for (int i = 0; i < 5; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            GuardSessionRunner.Run(_smallSession, batch);
+            fast = TimeSpan.FromTicks(Math.Min(fast.Ticks, watch.Elapsed.Ticks));
+        }
+
         var timer = Stopwatch.StartNew();
         float[] slowHidden = GuardSessionRunner.Run(slowSession, batch)["last_hidden_state"].Data;
         timer.Stop();
-        TestContext.Out.WriteLine($"fast run {fast.Elapsed.TotalMilliseconds:F1} ms, slow run {timer.Elapsed.TotalMilliseconds:F1} ms");
+        TestContext.Out.WriteLine($"fastest small run {fast.TotalMilliseconds:F1} ms, slow run {timer.Elapsed.TotalMilliseconds:F1} ms");
         Assert.That(slowHidden, Is.EqualTo(fastHidden), "same seed, slow chain adds exactly 0");
-        Assert.That(timer.Elapsed, Is.GreaterThan(fast.Elapsed * 10));
+        Assert.That(timer.Elapsed, Is.GreaterThan(fast * 10));
     }
 
     [Test]
-    public void SlowVariant_CanBeTerminated()
+    public async Task SlowVariant_CanBeTerminated()
     {
         using var temp = new TempDirectory();
-        TestGuard slow = TestGuardFactory.Create(temp.Path, new TestGuardOptions { Slow = true });
-        using var slowSession = new InferenceSession(slow.OnnxPath, GuardSessionRunner.CreateOptions(threads: 2));
-        GuardBatch batch = GuardBatch.LeftPadded([PromptIds(slow, "hello")]);
-        using var runOptions = new RunOptions();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
-        using CancellationTokenRegistration registration = cts.Token.Register(() => runOptions.Terminate = true);
-        OnnxRuntimeException? ex = Assert.Throws<OnnxRuntimeException>(() => GuardSessionRunner.Run(slowSession, batch, runOptions));
-        Assert.That(ex!.Message, Does.Contain("terminate").IgnoreCase);
+        TestGuard endless = TestGuardFactory.Create(temp.Path, new TestGuardOptions { Endless = true });
+        Assert.That(new FileInfo(endless.OnnxPath).Length, Is.LessThan(200_000), "the endless loop is generated in-graph too");
+        GuardBatch batch = GuardBatch.LeftPadded([PromptIds(endless, "hello")]);
+        using SessionOptions so = GuardSessionRunner.CreateOptions(threads: 2);
+        var session = new InferenceSession(endless.OnnxPath, so);
+        var runOptions = new RunOptions();
+        Task run = Task.Run(() => GuardSessionRunner.Run(session, batch, runOptions));
+        try
+        {
+            // The graph cannot finish by itself (a loop of long.MaxValue steps), so the outcome does not depend on when
+            // Terminate lands: the short wait only makes it likely to land mid-run rather than before the first node.
+            await Task.WhenAny(run, Task.Delay(TimeSpan.FromMilliseconds(100)));
+            Assert.That(run.IsCompleted, Is.False, "the endless run is still going");
+            runOptions.Terminate = true;
+            Assert.That(await Task.WhenAny(run, Task.Delay(Patience)), Is.SameAs(run), "RunOptions.Terminate stopped the run");
+            OnnxRuntimeException? ex = Assert.ThrowsAsync<OnnxRuntimeException>(async () => await run);
+            Assert.That(ex!.Message, Does.Contain("terminate").IgnoreCase);
+        }
+        finally
+        {
+            // A run that Terminate failed to stop still uses both: leave them to the process rather than free them under it.
+            if (run.IsCompleted)
+            {
+                runOptions.Dispose();
+                session.Dispose();
+            }
+        }
     }
 }
 

@@ -61,9 +61,9 @@ internal static class TinyGuardModel
         string zb = g.Op("Add", [z, "b1"], "pre_act");
         string hidden = g.Op("Tanh", [zb], "hidden_core");
 
-        if (o.Slow)
+        if (o.Slow || o.Endless)
         {
-            hidden = AppendSlowChain(g, hidden, o.SlowLayers, o.SlowRows);
+            hidden = AppendSlowChain(g, hidden, o.SlowLayers, o.SlowRows, o.Endless);
         }
 
         bool wantHidden = o.VerdictOutputs != TestVerdictOutputs.Logits;
@@ -104,9 +104,10 @@ internal static class TinyGuardModel
     /// x0 = Tanh(Base + mean(h)) [B, rows, 512]; x ← Tanh(x · W) <paramref name="layers"/> times; then
     /// h + Floor(0.25·mean(x) + 0.5), which is exactly h + 0 because |mean(x)| &lt; 1. Base and W are generated in-graph
     /// from Range/Sin/Cos (nothing big on disk); W's gain is about 2 so the chain neither dies out into denormals nor
-    /// can be skipped by the runtime.
+    /// can be skipped by the runtime. When <paramref name="endless"/>, the step runs in a Loop of <see cref="long.MaxValue"/>
+    /// iterations instead (milliseconds each: hundreds of millions of years in all), so a run only ends by RunOptions.Terminate.
     /// </summary>
-    private static string AppendSlowChain(OnnxGraphBuilder g, string hidden, int layers, int rows)
+    private static string AppendSlowChain(OnnxGraphBuilder g, string hidden, int layers, int rows, bool endless)
     {
         const int W = SlowWidth;
         g.FloatScalar("slow_zero", 0f)
@@ -134,15 +135,50 @@ internal static class TinyGuardModel
 
         string t = g.Op("ReduceMean", [hidden], "slow_seed", ("axes", new long[] { 1, 2 }), ("keepdims", 1));
         string x = g.Op("Tanh", [g.Op("Add", [@base, t], "slow_x0_pre")], "slow_x0");
-        for (int i = 0; i < layers; i++)
+        if (endless)
         {
-            string mm = g.Op("MatMul", [x, weight], $"slow_mm_{i}");
-            x = g.Op("Tanh", [mm], $"slow_x_{i + 1}");
+            x = AppendEndlessLoop(g, x, weight, rows);
+        }
+        else
+        {
+            for (int i = 0; i < layers; i++)
+            {
+                string mm = g.Op("MatMul", [x, weight], $"slow_mm_{i}");
+                x = g.Op("Tanh", [mm], $"slow_x_{i + 1}");
+            }
         }
 
         string mean = g.Op("ReduceMean", [x], "slow_mean", ("axes", new long[] { 1, 2 }), ("keepdims", 1));
         string shifted = g.Op("Add", [g.Op("Mul", [mean, "slow_quarter"], "slow_quartered"), "slow_half"], "slow_shifted");
         string zero = g.Op("Floor", [shifted], "slow_exact_zero");
         return g.Op("Add", [hidden, zero], "hidden_after_slow");
+    }
+
+    /// <summary>
+    /// Loop(M = long.MaxValue, cond = true) over the carried x with body x ← Tanh(x · W) (W from the outer scope) and
+    /// no scan outputs, so memory stays flat however long it runs. ONNX Runtime checks the terminate flag before each
+    /// node of the body, so RunOptions.Terminate stops it within one step.
+    /// </summary>
+    private static string AppendEndlessLoop(OnnxGraphBuilder g, string x, string weight, int rows)
+    {
+        const TensorProto.Types.DataType F32 = TensorProto.Types.DataType.Float;
+        const TensorProto.Types.DataType Bool = TensorProto.Types.DataType.Bool;
+        var body = new OnnxGraphBuilder("slow_loop_body");
+        body.Input("slow_loop_iteration", TensorProto.Types.DataType.Int64)
+            .Input("slow_loop_cond_in", Bool)
+            .Input("slow_loop_x_in", F32, "batch", rows, SlowWidth)
+            .Node("Identity", ["slow_loop_cond_in"], ["slow_loop_cond_out"])
+            .Node("MatMul", ["slow_loop_x_in", weight], ["slow_loop_mm"])
+            .Node("Tanh", ["slow_loop_mm"], ["slow_loop_x_out"])
+            .Output("slow_loop_cond_out", Bool)
+            .Output("slow_loop_x_out", F32, "batch", rows, SlowWidth);
+        foreach (NodeProto node in body.Graph.Node)
+        {
+            node.Name = "slow_loop_" + node.Name;
+        }
+
+        g.Int64Scalar("slow_loop_trip_count", long.MaxValue)
+         .BoolScalar("slow_loop_true", true);
+        return g.Op("Loop", ["slow_loop_trip_count", "slow_loop_true", x], "slow_loop_x", ("body", body.Graph));
     }
 }
