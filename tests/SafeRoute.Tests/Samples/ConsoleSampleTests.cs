@@ -44,12 +44,29 @@ public sealed class ConsoleSampleTests
     }
 
     [Test]
-    public async Task RunAsync_BadConfiguration_ExitsWith2AndNamesSetting()
+    public async Task RunAsync_BadConfiguration_ExitsWith2AndNamesSetting_InOneLine()
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
         int exit = await SampleApp.RunAsync(["--SafeRoute:SmallModel:Path=/nope/small", "hello"], TextReader.Null, output, error);
         Assert.That(exit, Is.EqualTo(2));
         Assert.That(error.ToString(), Does.Contain("SafeRoute:SmallModel:Path"));
+        Assert.That(error.ToString().TrimEnd().Split('\n'), Has.Length.EqualTo(1), "one line, no host stack trace");
+        Assert.That(output.ToString(), Is.Empty);
+    }
+
+    [Test]
+    public async Task RunAsync_OutOfTheBox_ClassifiesWithTheDefaultModels()
+    {
+        // The sample's own appsettings.json (copied next to this assembly) configures no model: the default models run.
+        Assert.That(File.Exists(Path.Combine(AppContext.BaseDirectory, "appsettings.json")), Is.True);
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int exit = await SampleApp.RunAsync(["How do I water a cactus?", "Write a poem about autumn leaves."], TextReader.Null, output, error);
+        Assert.That(exit, Is.Zero, error.ToString());
+        Assert.That(error.ToString(), Is.Empty);
+        string[] lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(2));
+        Assert.That(lines, Has.All.Match(@"^(safe|UNSAFE)\s+p\(unsafe\)=[01]\.\d{3}\s+decided-by=(Small|Large)\s+router=[01]\.\d{3}"));
     }
 }
