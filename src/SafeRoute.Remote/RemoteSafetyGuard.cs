@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Polly.Timeout;
 using SafeRoute.Onnx;
 
 namespace SafeRoute.Remote;
@@ -16,8 +17,14 @@ namespace SafeRoute.Remote;
 /// <remarks>
 /// Use it as the routed guard's large tier (<c>AddSafeRouteWithRemoteLargeGuard</c>): the routed guard's
 /// <see cref="LargeGuardFailurePolicy"/> decides what an unreachable or failing server means. Every failure here throws
-/// (<see cref="HttpRequestException"/>, a timeout, an open circuit, or <see cref="SafeRouteException"/> for an answer
-/// that cannot be read). Thread-safe. User text is never logged.
+/// (<see cref="HttpRequestException"/>, <see cref="TimeoutException"/> when <see cref="RemoteSafetyGuardOptions.TotalTimeout"/>
+/// or the last attempt timeout ran out, headers and body included, an open circuit, or <see cref="SafeRouteException"/> for
+/// an answer that cannot be read or a body over <see cref="RemoteSafetyGuardOptions.MaxResponseBytes"/>); the caller's own
+/// cancellation throws <see cref="OperationCanceledException"/>. An answer is unreadable unless it clearly names a verdict
+/// for every prompt (see <see cref="TryReadUnsafeProbability"/> and the README, "Remote large guard": the top token must
+/// be <c>safe</c> or <c>unsafe</c>, a tie fails, each prompt needs exactly one choice, and an echoed <c>model</c> must be
+/// <see cref="RemoteSafetyGuardOptions.Model"/>); each failure logs one Warning line saying why. Thread-safe. User text
+/// is never logged.
 /// </remarks>
 public sealed class RemoteSafetyGuard : ISafetyGuard
 {
@@ -100,92 +107,166 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The server's verdict on the probe.</returns>
     /// <exception cref="HttpRequestException">The server could not be reached or answered with an error.</exception>
+    /// <exception cref="TimeoutException">The server did not answer (headers and body) in time.</exception>
     /// <exception cref="SafeRouteException">The answer could not be read.</exception>
     public ValueTask<SafetyVerdict> ProbeAsync(CancellationToken cancellationToken = default) =>
         EvaluateAsync(new SafetyRequest("Hello!"), cancellationToken);
 
-    /// <summary>Reads p(unsafe) from one completion choice: softmax over the <c>safe</c>/<c>unsafe</c> top logprobs; when
-    /// only one of them is listed, the other's logprob is bounded by the smallest listed one; with neither, the text.</summary>
+    /// <summary>
+    /// Reads p(unsafe) from one completion choice, or says why the choice is unreadable. The rules (README, "Remote large
+    /// guard"): the first-token top logprobs are read with each token stripped of the byte-level space marker <c>Ġ</c> and
+    /// of surrounding white space, compared case-sensitively; the most likely token must be <c>safe</c> or <c>unsafe</c>
+    /// (strictly above every other token); p(unsafe) is the softmax of the two verdict logprobs, where a verdict token
+    /// missing from the list is bounded by the smallest listed logprob; a p(unsafe) equal to the decision threshold (0.5,
+    /// a tie) is unreadable. Without logprobs (absent, <see langword="null"/> or an empty list) the generated text decides
+    /// when its first word is exactly <c>safe</c> (p 0) or <c>unsafe</c> (p 1). Anything else is unreadable.
+    /// </summary>
     /// <param name="choice">The choice element.</param>
-    /// <returns>p(unsafe), or <see langword="null"/> when neither logprobs nor text name a verdict.</returns>
-    internal static float? ReadUnsafeProbability(JsonElement choice)
+    /// <param name="probability">p(unsafe) when readable.</param>
+    /// <param name="reason">Why the choice is unreadable (no user or model text in it); <see langword="null"/> when readable.</param>
+    /// <returns><see langword="true"/> when the choice names a verdict.</returns>
+    internal static bool TryReadUnsafeProbability(JsonElement choice, out float probability, out string? reason)
     {
-        double? safe = null;
-        double? @unsafe = null;
-        double min = double.PositiveInfinity;
-
-        void Consider(string? token, double logprob)
+        probability = float.NaN;
+        reason = null;
+        if (choice.ValueKind != JsonValueKind.Object)
         {
-            if (!double.IsFinite(logprob))
-            {
-                return;
-            }
-
-            min = Math.Min(min, logprob);
-            string t = (token ?? "").Replace("Ġ", "", StringComparison.Ordinal).Trim();
-            if (t == "safe")
-            {
-                safe = Math.Max(safe ?? double.NegativeInfinity, logprob);
-            }
-            else if (t == "unsafe")
-            {
-                @unsafe = Math.Max(@unsafe ?? double.NegativeInfinity, logprob);
-            }
+            reason = "a choice is not a JSON object";
+            return false;
         }
 
-        if (choice.TryGetProperty("logprobs", out JsonElement logprobs) && logprobs.ValueKind == JsonValueKind.Object)
+        var entries = new List<(string Token, double Logprob)>();
+        if (choice.TryGetProperty("logprobs", out JsonElement logprobs) && logprobs.ValueKind != JsonValueKind.Null)
         {
-            if (logprobs.TryGetProperty("top_logprobs", out JsonElement top) && top.ValueKind == JsonValueKind.Array && top.GetArrayLength() > 0
-                && top[0].ValueKind == JsonValueKind.Object)
+            if (logprobs.ValueKind != JsonValueKind.Object)
+            {
+                reason = "'logprobs' is not an object";
+                return false;
+            }
+
+            if (logprobs.TryGetProperty("top_logprobs", out JsonElement top) && top.ValueKind == JsonValueKind.Array && top.GetArrayLength() > 0)
             {
                 // OpenAI legacy completions (vLLM, TGI): top_logprobs[0] is { token: logprob }.
+                if (top[0].ValueKind != JsonValueKind.Object)
+                {
+                    reason = "'top_logprobs[0]' is not an object";
+                    return false;
+                }
+
                 foreach (JsonProperty p in top[0].EnumerateObject())
                 {
-                    if (p.Value.ValueKind == JsonValueKind.Number)
+                    if (!TryFinite(p.Value, out double lp))
                     {
-                        Consider(p.Name, p.Value.GetDouble());
+                        reason = "a top logprob is not a finite number";
+                        return false;
                     }
+
+                    entries.Add((p.Name, lp));
                 }
             }
             else if (logprobs.TryGetProperty("content", out JsonElement content) && content.ValueKind == JsonValueKind.Array && content.GetArrayLength() > 0
+                && content[0].ValueKind == JsonValueKind.Object
                 && content[0].TryGetProperty("top_logprobs", out JsonElement chatTop) && chatTop.ValueKind == JsonValueKind.Array)
             {
                 // Chat-style logprobs (llama.cpp server): content[0].top_logprobs is [{ token, logprob }].
                 foreach (JsonElement e in chatTop.EnumerateArray())
                 {
-                    if (e.ValueKind == JsonValueKind.Object && e.TryGetProperty("logprob", out JsonElement lp) && lp.ValueKind == JsonValueKind.Number)
+                    if (e.ValueKind != JsonValueKind.Object
+                        || !e.TryGetProperty("token", out JsonElement tok) || tok.ValueKind != JsonValueKind.String
+                        || !e.TryGetProperty("logprob", out JsonElement lpElement) || !TryFinite(lpElement, out double lp))
                     {
-                        Consider(e.TryGetProperty("token", out JsonElement tok) ? tok.GetString() : null, lp.GetDouble());
+                        reason = "a top logprob entry has no string 'token' and finite 'logprob'";
+                        return false;
                     }
+
+                    entries.Add((tok.GetString()!, lp));
                 }
             }
         }
 
-        if (safe is not null || @unsafe is not null)
+        if (entries.Count > 0)
         {
+            double? safe = null;
+            double? @unsafe = null;
+            double other = double.NegativeInfinity;
+            double min = double.PositiveInfinity;
+            foreach ((string token, double lp) in entries)
+            {
+                min = Math.Min(min, lp);
+                string t = token.Replace("Ġ", "", StringComparison.Ordinal).Trim();
+                if (t == "safe")
+                {
+                    safe = Math.Max(safe ?? double.NegativeInfinity, lp);
+                }
+                else if (t == "unsafe")
+                {
+                    @unsafe = Math.Max(@unsafe ?? double.NegativeInfinity, lp);
+                }
+                else
+                {
+                    other = Math.Max(other, lp);
+                }
+            }
+
+            if (safe is null && @unsafe is null)
+            {
+                reason = "neither 'safe' nor 'unsafe' is among the top logprobs";
+                return false;
+            }
+
             double s = safe ?? min;
             double u = @unsafe ?? min;
+            if (other >= Math.Max(s, u))
+            {
+                reason = "the most likely first token is not 'safe' or 'unsafe'";
+                return false;
+            }
+
             double m = Math.Max(s, u);
             double eu = Math.Exp(u - m);
             double es = Math.Exp(s - m);
-            return (float)(eu / (eu + es));
+            float p = (float)(eu / (eu + es));
+            if (p == VerdictMath.DecisionThreshold)
+            {
+                reason = "'safe' and 'unsafe' tie (p(unsafe) is exactly the decision threshold)";
+                return false;
+            }
+
+            probability = p;
+            return true;
         }
 
-        if (choice.TryGetProperty("text", out JsonElement text) && text.ValueKind == JsonValueKind.String)
+        if (!choice.TryGetProperty("text", out JsonElement text) || text.ValueKind != JsonValueKind.String)
         {
-            string t = text.GetString()!.Trim();
-            if (t.StartsWith("unsafe", StringComparison.Ordinal))
-            {
-                return 1f;
-            }
-
-            if (t.StartsWith("safe", StringComparison.Ordinal))
-            {
-                return 0f;
-            }
+            reason = "the choice has neither top logprobs nor a text";
+            return false;
         }
 
-        return null;
+        string trimmed = text.GetString()!.TrimStart();
+        int end = 0;
+        while (end < trimmed.Length && !char.IsWhiteSpace(trimmed[end]))
+        {
+            end++;
+        }
+
+        switch (trimmed[..end])
+        {
+            case "unsafe":
+                probability = 1f;
+                return true;
+            case "safe":
+                probability = 0f;
+                return true;
+            default:
+                reason = "the choice has no top logprobs and its text does not start with the word 'safe' or 'unsafe'";
+                return false;
+        }
+    }
+
+    private static bool TryFinite(JsonElement element, out double value)
+    {
+        value = 0;
+        return element.ValueKind == JsonValueKind.Number && element.TryGetDouble(out value) && double.IsFinite(value);
     }
 
     private static Func<HttpClient> CheckFactory(IHttpClientFactory factory)
@@ -246,21 +327,57 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
 
         HttpClient client = _client();
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        using HttpResponseMessage response = await client.SendAsync(message, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
+
+        // The whole call (send, headers, body, parse) runs under TotalTimeout, whatever the client's pipeline does: the
+        // standard resilience handler sets HttpClient.Timeout to infinite, and a caller-owned client may have none.
+        using var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        total.CancelAfter(_options.TotalTimeout);
+        byte[] body;
+        try
         {
-            RemoteLog.ServerError(_logger, _completionsUri, (int)response.StatusCode);
-            throw new HttpRequestException($"The guard server at {_completionsUri} answered {(int)response.StatusCode} {response.ReasonPhrase}.", null, response.StatusCode);
+            using HttpResponseMessage response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, total.Token).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                RemoteLog.ServerError(_logger, _completionsUri, (int)response.StatusCode);
+                throw new HttpRequestException($"The guard server at {_completionsUri} answered {(int)response.StatusCode} {response.ReasonPhrase}.", null, response.StatusCode);
+            }
+
+            body = await ResponseBody.ReadAsync(response.Content, _options.MaxResponseBytes, _completionsUri, _logger, total.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Our TotalTimeout, or the HttpClient.Timeout of a caller-owned client; the caller's own cancellation stays an
+            // OperationCanceledException (the filter lets it through).
+            throw TimedOut(started, ex);
+        }
+        catch (TimeoutRejectedException ex)
+        {
+            // The resilience pipeline's attempt (after the last retry) or total timeout.
+            throw TimedOut(started, ex);
         }
 
-        byte[] body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
         SafetyVerdict[] verdicts = Parse(body, requests.Length);
         if (_logger.IsEnabled(LogLevel.Debug))
         {
             double milliseconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             RemoteLog.Answered(_logger, requests.Length, milliseconds);
         }
+
         return verdicts;
+    }
+
+    private TimeoutException TimedOut(long started, Exception inner)
+    {
+        double milliseconds = Math.Round(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        RemoteLog.TimedOut(_logger, _completionsUri, milliseconds);
+        return new TimeoutException($"The guard server at {_completionsUri} did not answer (headers and body) in time: {milliseconds.ToString(CultureInfo.InvariantCulture)} ms elapsed, total timeout {_options.TotalTimeout}, attempt timeout {_options.AttemptTimeout}.", inner);
+    }
+
+    private SafeRouteException Unreadable(string reason, Exception? inner = null)
+    {
+        RemoteLog.Unreadable(_logger, _completionsUri, reason);
+        string message = $"The guard server at {_completionsUri} answered unreadably: {reason}.";
+        return inner is null ? new SafeRouteException(message) : new SafeRouteException(message, inner);
     }
 
     private SafetyVerdict[] Parse(byte[] body, int count)
@@ -272,30 +389,53 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
         }
         catch (JsonException ex)
         {
-            throw new SafeRouteException($"The guard server at {_completionsUri} did not answer with JSON: {ex.Message}", ex);
+            throw Unreadable("the body is not JSON", ex);
         }
 
         using (document)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object
-                || !document.RootElement.TryGetProperty("choices", out JsonElement choices) || choices.ValueKind != JsonValueKind.Array)
+            JsonElement root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object
+                || !root.TryGetProperty("choices", out JsonElement choices) || choices.ValueKind != JsonValueKind.Array)
             {
-                throw new SafeRouteException($"The guard server at {_completionsUri} answered without a 'choices' array.");
+                throw Unreadable("there is no 'choices' array");
             }
 
+            if (root.TryGetProperty("model", out JsonElement model) && model.ValueKind != JsonValueKind.Null
+                && (model.ValueKind != JsonValueKind.String || !string.Equals(model.GetString(), _options.Model, StringComparison.Ordinal)))
+            {
+                throw Unreadable($"the answer names another model than '{_options.Model}' (the server runs a different model, or RemoteSafetyGuardOptions.Model is not the name it reports)");
+            }
+
+            string n = count.ToString(CultureInfo.InvariantCulture);
             var verdicts = new SafetyVerdict?[count];
             int position = 0;
             foreach (JsonElement choice in choices.EnumerateArray())
             {
-                int index = choice.TryGetProperty("index", out JsonElement ix) && ix.ValueKind == JsonValueKind.Number ? ix.GetInt32() : position;
-                position++;
-                if (index < 0 || index >= count)
+                int index = position++;
+                if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("index", out JsonElement ix) && ix.ValueKind != JsonValueKind.Null)
                 {
-                    throw new SafeRouteException($"The guard server at {_completionsUri} answered choice index {index.ToString(CultureInfo.InvariantCulture)} for {count.ToString(CultureInfo.InvariantCulture)} prompt(s).");
+                    if (ix.ValueKind != JsonValueKind.Number || !ix.TryGetInt32(out index))
+                    {
+                        throw Unreadable("a choice's 'index' is not an integer");
+                    }
                 }
 
-                float p = ReadUnsafeProbability(choice)
-                    ?? throw new SafeRouteException($"The guard server at {_completionsUri} answered neither 'safe'/'unsafe' logprobs nor a 'safe'/'unsafe' text for prompt {index.ToString(CultureInfo.InvariantCulture)}.");
+                if (index < 0 || index >= count)
+                {
+                    throw Unreadable($"choice index {index.ToString(CultureInfo.InvariantCulture)} is out of range for {n} prompt(s)");
+                }
+
+                if (verdicts[index] is not null)
+                {
+                    throw Unreadable($"choice index {index.ToString(CultureInfo.InvariantCulture)} appears more than once for {n} prompt(s)");
+                }
+
+                if (!TryReadUnsafeProbability(choice, out float p, out string? reason))
+                {
+                    throw Unreadable($"{reason} (prompt {index.ToString(CultureInfo.InvariantCulture)} of {n})");
+                }
+
                 verdicts[index] = new SafetyVerdict
                 {
                     IsUnsafe = p > VerdictMath.DecisionThreshold,
@@ -308,7 +448,7 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
             var result = new SafetyVerdict[count];
             for (int i = 0; i < count; i++)
             {
-                result[i] = verdicts[i] ?? throw new SafeRouteException($"The guard server at {_completionsUri} answered no choice for prompt {i.ToString(CultureInfo.InvariantCulture)} of {count.ToString(CultureInfo.InvariantCulture)}.");
+                result[i] = verdicts[i] ?? throw Unreadable($"no choice answers prompt {i.ToString(CultureInfo.InvariantCulture)} of {n}");
             }
 
             return result;
@@ -324,4 +464,10 @@ internal static partial class RemoteLog
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Debug, Message = "Guard server answered {Count} verdict(s) in {Milliseconds} ms.")]
     public static partial void Answered(ILogger logger, int count, double milliseconds);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "Guard server {Uri} answered unreadably, so the call fails (the failure policy decides): {Reason}.")]
+    public static partial void Unreadable(ILogger logger, Uri? uri, string reason);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Guard server {Uri} did not answer (headers and body) in time, so the call fails (the failure policy decides); {Milliseconds} ms elapsed.")]
+    public static partial void TimedOut(ILogger logger, Uri uri, double milliseconds);
 }

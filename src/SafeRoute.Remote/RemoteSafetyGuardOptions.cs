@@ -36,13 +36,21 @@ public sealed class RemoteSafetyGuardOptions
     /// <value>The default is 16.</value>
     public int MaxBatchSize { get; set; } = 16;
 
-    /// <summary>Gets or sets the time one attempt may take.</summary>
+    /// <summary>Gets or sets the time one attempt may take, from sending the request to the last byte of the answer's body
+    /// (with <c>AddSafeRouteRemoteGuard</c>; a stalled body is an attempt timeout, retried like one).</summary>
     /// <value>The default is 10 seconds.</value>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Gets or sets the time a call may take with all its retries.</summary>
+    /// <summary>Gets or sets the time a call may take with all its retries, headers and body included. The guard enforces it
+    /// itself too (also over a caller-owned <see cref="System.Net.Http.HttpClient"/>): when it runs out the call throws
+    /// <see cref="System.TimeoutException"/>, which the routed guard's failure policy handles.</summary>
     /// <value>The default is 30 seconds.</value>
     public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Gets or sets the largest answer body read, in bytes; a longer body (or a <c>Content-Length</c> above it) fails
+    /// the call with <see cref="SafeRouteException"/> without reading the rest.</summary>
+    /// <value>The default is 1 MiB (an answer for 16 prompts with 20 top logprobs is a few tens of KiB). At least 1 KiB.</value>
+    public long MaxResponseBytes { get; set; } = 1024 * 1024;
 
     /// <summary>Gets or sets how many times a failed attempt (transport error, 408, 429, 5xx, attempt timeout) is retried,
     /// with exponential back-off and jitter.</summary>
@@ -102,6 +110,11 @@ public sealed class RemoteSafetyGuardOptions
         if (AttemptTimeout <= TimeSpan.Zero || TotalTimeout < AttemptTimeout)
         {
             throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(AttemptTimeout)} must be positive and at most {nameof(TotalTimeout)} (got {AttemptTimeout} and {TotalTimeout}).");
+        }
+
+        if (MaxResponseBytes < 1024)
+        {
+            throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(MaxResponseBytes)} must be at least 1024 (got {MaxResponseBytes}).");
         }
 
         if (MaxRetryAttempts < 0 || RetryDelay < TimeSpan.Zero)

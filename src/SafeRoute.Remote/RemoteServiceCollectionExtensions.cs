@@ -15,7 +15,8 @@ public static class RemoteServiceCollectionExtensions
     /// Registers <see cref="RemoteSafetyGuard"/> as a singleton, with the named <see cref="HttpClient"/>
     /// <see cref="RemoteSafetyGuardOptions.HttpClientName"/> from <see cref="IHttpClientFactory"/> behind
     /// Microsoft.Extensions.Http.Resilience's standard pipeline, configured from the options: total timeout, retry with
-    /// exponential back-off and jitter, circuit breaker and attempt timeout.
+    /// exponential back-off and jitter, circuit breaker and attempt timeout. The answer's body is read inside each attempt
+    /// (up to <see cref="RemoteSafetyGuardOptions.MaxResponseBytes"/>), so both timeouts cover headers and body.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Sets the options.</param>
@@ -35,12 +36,9 @@ public static class RemoteServiceCollectionExtensions
             sp.GetRequiredService<IHttpClientFactory>(),
             sp.GetRequiredService<IOptions<RemoteSafetyGuardOptions>>().Value,
             sp.GetService<ILogger<RemoteSafetyGuard>>()));
-        IHttpClientBuilder builder = services.AddHttpClient(RemoteSafetyGuardOptions.HttpClientName)
-            .ConfigureHttpClient(static (sp, client) =>
-            {
-                RemoteSafetyGuardOptions o = sp.GetRequiredService<IOptions<RemoteSafetyGuardOptions>>().Value;
-                client.Timeout = o.TotalTimeout + TimeSpan.FromSeconds(5);
-            });
+        // The standard resilience handler sets HttpClient.Timeout to infinite; the guard enforces TotalTimeout itself over
+        // the whole call (headers and body), and the buffering handler below puts the body inside each attempt.
+        IHttpClientBuilder builder = services.AddHttpClient(RemoteSafetyGuardOptions.HttpClientName);
         builder.AddStandardResilienceHandler().Configure(static (HttpStandardResilienceOptions r, IServiceProvider sp) =>
         {
             RemoteSafetyGuardOptions o = sp.GetRequiredService<IOptions<RemoteSafetyGuardOptions>>().Value;
@@ -60,6 +58,12 @@ public static class RemoteServiceCollectionExtensions
             r.CircuitBreaker.MinimumThroughput = o.CircuitBreakerMinimumThroughput;
             r.CircuitBreaker.SamplingDuration = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(30).Ticks, 2 * o.AttemptTimeout.Ticks));
         });
+
+        // Inside the pipeline (added after it, so it runs within each attempt): the body is read before the attempt
+        // returns, so the attempt and total timeouts, the retries and the circuit breaker cover a stalled body too.
+        builder.AddHttpMessageHandler(static sp => new ResponseBufferingHandler(
+            sp.GetRequiredService<IOptions<RemoteSafetyGuardOptions>>().Value.MaxResponseBytes,
+            sp.GetService<ILogger<RemoteSafetyGuard>>()));
         return builder;
     }
 

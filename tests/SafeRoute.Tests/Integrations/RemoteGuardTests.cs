@@ -221,14 +221,20 @@ public sealed class RemoteGuardTests
     public void Unsafe_probability_is_read_from_logprobs_else_from_text(string choiceJson, double expected)
     {
         using var doc = JsonDocument.Parse(choiceJson);
-        Assert.That(RemoteSafetyGuard.ReadUnsafeProbability(doc.RootElement), Is.EqualTo(expected).Within(1e-5));
+        Assert.That(RemoteSafetyGuard.TryReadUnsafeProbability(doc.RootElement, out float p, out string? reason), Is.True, reason);
+        Assert.That(p, Is.EqualTo(expected).Within(1e-5));
     }
 
-    [Test]
-    public void An_answer_naming_no_verdict_is_unreadable()
+    [TestCase("""{"text":"maybe","logprobs":{"top_logprobs":[{"maybe":-0.1}]}}""", "neither 'safe' nor 'unsafe'")]
+    [TestCase("""{"text":"I","logprobs":{"top_logprobs":[{"I":-0.02,"safe":-4.0}]}}""", "most likely first token")]
+    [TestCase("""{"text":"safe","logprobs":{"top_logprobs":[{"safe":-0.7,"unsafe":-0.7}]}}""", "tie")]
+    [TestCase("""{"text":"safe","logprobs":{"content":[{"token":"safe","logprob":-0.1,"top_logprobs":[{"token":"The","logprob":-0.1},{"token":"safe","logprob":-0.2}]}]}}""", "most likely first token")]
+    [TestCase("""{"text":"safely"}""", "text does not start")]
+    public void An_answer_naming_no_verdict_is_unreadable(string choiceJson, string reason)
     {
-        using var doc = JsonDocument.Parse("""{"text":"maybe","logprobs":{"top_logprobs":[{"maybe":-0.1}]}}""");
-        Assert.That(RemoteSafetyGuard.ReadUnsafeProbability(doc.RootElement), Is.Null);
+        using var doc = JsonDocument.Parse(choiceJson);
+        Assert.That(RemoteSafetyGuard.TryReadUnsafeProbability(doc.RootElement, out _, out string? why), Is.False);
+        Assert.That(why, Does.Contain(reason));
     }
 
     private static RemoteSafetyGuardOptions Options(Uri endpoint) => new() { Endpoint = endpoint, Model = ModelName };
