@@ -16,7 +16,10 @@ namespace SafeRoute;
 /// same forward pass yields the last-token hidden state that a router reads.
 /// </summary>
 /// <remarks>
-/// Safe for concurrent use: one ONNX Runtime session serves all callers. Do not dispose while calls are in flight.
+/// Safe for concurrent use: one ONNX Runtime session serves all callers. Safe to dispose while calls are in flight
+/// (as a DI container does at host shutdown): disposal refuses new calls, ends the runs in flight (their callers get
+/// <see cref="ObjectDisposedException"/>; a run that already finished returns its verdict), waits for them to leave the
+/// session and only then releases it. Later calls throw <see cref="ObjectDisposedException"/>.
 /// Model runs are CPU- or device-bound and execute on the calling thread; the returned task completes when the run
 /// does. A cancelled token terminates a run in flight and the call throws <see cref="OperationCanceledException"/>.
 /// With <see cref="GuardModelOptions.MicroBatching"/> enabled, single calls are queued and run in batches on the thread
@@ -39,6 +42,13 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     private readonly RunOptions _sharedRunOptions = new();
     private readonly MicroBatcher? _batcher;
 
+    // Disposal under load: every use of a native object (OrtValues, RunOptions, the session) happens inside _calls;
+    // disposal closes it, terminates the runs in flight (_sharedRunOptions directly, the cancellable calls' own
+    // RunOptions through _terminate), waits for it to drain and only then releases the native objects, once.
+    private readonly InFlightGate _calls = new();
+    private readonly CancellationTokenSource _terminate = new();
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     [ThreadStatic]
     private static OrtValue?[]?[]? t_inputValues;
 
@@ -49,7 +59,6 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     private readonly int _maxBatchSize;
     private int? _hiddenSize;
     private long _runCount;
-    private volatile bool _disposed;
 
     private OnnxSafetyGuard(GuardManifest manifest, PromptEncoder encoder, InferenceSession session, float[]? verdictRows, int? hiddenSize, GuardTier tier, GuardModelOptions options, ExecutionProvider provider)
     {
@@ -239,7 +248,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     public ValueTask<SafetyVerdict> EvaluateAsync(SafetyRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_calls.IsClosed, this);
         cancellationToken.ThrowIfCancellationRequested();
         if (_batcher is not null)
         {
@@ -278,44 +287,82 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     }
 
     /// <inheritdoc/>
+    /// <remarks>Safe while calls are in flight: new calls fail with <see cref="ObjectDisposedException"/>, runs in flight
+    /// are terminated (their callers get <see cref="ObjectDisposedException"/>, a run that already finished returns its
+    /// verdict), and this method blocks until every one of them has left the session; then it releases the session. A
+    /// second or concurrent call waits for the first one to finish.</remarks>
     public void Dispose()
     {
-        if (_disposed)
+        if (!BeginDispose())
         {
+            _released.Task.Wait();
             return;
         }
 
-        _disposed = true;
-
-        // The batcher first: it waits for the batch in flight and fails queued callers before the session goes.
-        _batcher?.Dispose();
-        DisposeRuntime();
+        try
+        {
+            // The batcher first: it fails queued callers and waits for the batches in flight (terminated above).
+            _batcher?.Dispose();
+            _calls.Drained.Wait();
+            ReleaseRuntime();
+        }
+        finally
+        {
+            _released.TrySetResult();
+        }
     }
 
     /// <inheritdoc/>
-    /// <remarks>With micro-batching on, waits for the batches in flight without blocking a thread.</remarks>
+    /// <remarks>Like <see cref="Dispose"/>, but waits for the calls and batches in flight without blocking a thread.</remarks>
     public async ValueTask DisposeAsync()
     {
-        if (_disposed)
+        if (!BeginDispose())
         {
+            await _released.Task.ConfigureAwait(false);
             return;
         }
 
-        _disposed = true;
-        if (_batcher is not null)
+        try
         {
-            await _batcher.DisposeAsync().ConfigureAwait(false);
-        }
+            if (_batcher is not null)
+            {
+                await _batcher.DisposeAsync().ConfigureAwait(false);
+            }
 
-        DisposeRuntime();
+            await _calls.Drained.ConfigureAwait(false);
+            ReleaseRuntime();
+        }
+        finally
+        {
+            _released.TrySetResult();
+        }
     }
 
-    /// <summary>Releases the ONNX Runtime objects, once the batcher (if any) has finished with them.</summary>
-    private void DisposeRuntime()
+    /// <summary>Refuses new calls and terminates the runs in flight; false when disposal had already begun.</summary>
+    private bool BeginDispose()
+    {
+        if (!_calls.Close())
+        {
+            return false;
+        }
+
+        // Runs in flight end at their next node with an ONNX Runtime error, which RunChunk reports as
+        // ObjectDisposedException. The RunOptions stay alive until the gate has drained.
+        _sharedRunOptions.Terminate = true;
+        _terminate.Cancel();
+        return true;
+    }
+
+    /// <summary>Releases the ONNX Runtime objects, once no call uses them any more.</summary>
+    private void ReleaseRuntime()
     {
         _session.Dispose();
         _sharedRunOptions.Dispose();
+        _terminate.Dispose();
     }
+
+    private ObjectDisposedException DisposedWhileRunning(Exception inner) =>
+        new($"Guard model '{Name}' was disposed while this call was running.", inner);
 
     /// <inheritdoc/>
     public override string ToString() => $"OnnxSafetyGuard {{ Name = {Name}, Tier = {Tier}, Provider = {Provider} }}";
@@ -323,7 +370,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     internal GuardOutput[] ForwardBatch(IReadOnlyList<SafetyRequest> requests, bool wantFeatures, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(requests);
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_calls.IsClosed, this);
         cancellationToken.ThrowIfCancellationRequested();
         var encoded = new EncodedPrompt[requests.Count];
         for (int i = 0; i < encoded.Length; i++)
@@ -343,7 +390,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             return new ValueTask<GuardOutput[]>(ForwardBatch(requests, wantFeatures, cancellationToken));
         }
 
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_calls.IsClosed, this);
         cancellationToken.ThrowIfCancellationRequested();
         if (wantFeatures && !HasFeatures)
         {
@@ -358,7 +405,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
 
     internal GuardOutput ForwardRaw(string prompt, string? response, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_calls.IsClosed, this);
         return ForwardOne(_encoder.EncodeRaw(prompt, response), wantFeatures: false, cancellationToken);
     }
 
@@ -446,6 +493,25 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     /// <paramref name="singleIds"/> (which may live in the encoder's per-thread buffer).</summary>
     private void RunChunk(ReadOnlySpan<EncodedPrompt> rows, ReadOnlySpan<int> singleIds, bool singleTruncated, Span<GuardOutput> results, bool wantFeatures, CancellationToken cancellationToken)
     {
+        // Every native object a run touches (its OrtValues, RunOptions, the session, the outputs) is used inside the
+        // gate, so disposal cannot release the session under a run.
+        if (!_calls.TryEnter())
+        {
+            throw new ObjectDisposedException(GetType().FullName, $"Guard model '{Name}' has been disposed.");
+        }
+
+        try
+        {
+            RunChunkInGate(rows, singleIds, singleTruncated, results, wantFeatures, cancellationToken);
+        }
+        finally
+        {
+            _calls.Exit();
+        }
+    }
+
+    private void RunChunkInGate(ReadOnlySpan<EncodedPrompt> rows, ReadOnlySpan<int> singleIds, bool singleTruncated, Span<GuardOutput> results, bool wantFeatures, CancellationToken cancellationToken)
+    {
         bool single = rows.IsEmpty;
         int batch = single ? 1 : rows.Length;
         int seq = Math.Max(1, singleIds.Length);
@@ -501,6 +567,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             RunOptions runOptions = cancellationToken.CanBeCanceled ? (ownRunOptions = new RunOptions()) : _sharedRunOptions;
             IDisposableReadOnlyCollection<OrtValue> outputs;
             using (cancellationToken.CanBeCanceled ? cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions) : default)
+            using (ownRunOptions is not null ? _terminate.Token.UnsafeRegister(static state => ((RunOptions)state!).Terminate = true, ownRunOptions) : default)
             {
                 try
                 {
@@ -512,6 +579,11 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
                 {
                     // RunOptions.Terminate stopped the run in flight.
                     throw new OperationCanceledException($"The run of guard model '{Name}' was cancelled.", ex, cancellationToken);
+                }
+                catch (OnnxRuntimeException ex) when (_calls.IsClosed)
+                {
+                    // Disposal terminated the run in flight.
+                    throw DisposedWhileRunning(ex);
                 }
                 catch (OnnxRuntimeException ex)
                 {

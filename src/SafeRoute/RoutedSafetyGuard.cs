@@ -13,7 +13,11 @@ namespace SafeRoute;
 /// only the inputs it scores above the threshold to the large guard, whose verdict then decides.
 /// </summary>
 /// <remarks>
-/// Safe for concurrent use when both guards are (the shipped ones are). Do not dispose while calls are in flight.
+/// Safe for concurrent use when both guards are (the shipped ones are). Safe to dispose while calls are in flight: new
+/// calls throw <see cref="ObjectDisposedException"/>, and when it owns its guards their disposal ends the runs in flight,
+/// whose callers get <see cref="ObjectDisposedException"/> (never a degraded verdict); a call that already has its
+/// verdicts returns them. An <see cref="ObjectDisposedException"/> of the large guard is never handled by the
+/// <see cref="LargeGuardFailurePolicy"/>: a disposed guard is a shutdown, not a model failure.
 /// Cancellation is never a routing signal: a cancelled token throws <see cref="OperationCanceledException"/>, it does not
 /// escalate and it is not handled by the <see cref="LargeGuardFailurePolicy"/>.
 /// </remarks>
@@ -25,7 +29,11 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     private readonly bool _ownsGuards;
     private readonly SafeRouteTelemetry _telemetry;
     private readonly ILogger _logger;
-    private volatile bool _disposed;
+
+    // Calls refused once disposal begins; the gate also counts the calls scoring with the router, so an owned router is
+    // disposed only after they are done with it.
+    private readonly InFlightGate _calls = new();
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Creates a routed guard.</summary>
     /// <param name="small">The small guard; it must expose a hidden state when the router reads features.</param>
@@ -134,7 +142,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     public async ValueTask<IReadOnlyList<SafetyVerdict>> EvaluateBatchAsync(IReadOnlyList<SafetyRequest> requests, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(requests);
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_calls.IsClosed, this);
         bool needsFeatures = _router.FeatureSize is not null;
         _telemetry.BatchSize.Record(requests.Count);
         GuardOutput[] smallOutputs;
@@ -153,26 +161,38 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
 
         var verdicts = new SafetyVerdict[requests.Count];
         List<int>? routed = null;
-        for (int i = 0; i < smallOutputs.Length; i++)
+        if (!_calls.TryEnter())
         {
-            GuardOutput output = smallOutputs[i];
-            float score = _router.Score(output.Features, output.SafeLogit, output.UnsafeLogit);
-            float p = output.UnsafeProbability;
-            bool route = score > Threshold || float.IsNaN(score);
-            verdicts[i] = new SafetyVerdict
+            throw new ObjectDisposedException(GetType().FullName, "The routed guard was disposed while this call was running.");
+        }
+
+        try
+        {
+            for (int i = 0; i < smallOutputs.Length; i++)
             {
-                IsUnsafe = p > VerdictMath.DecisionThreshold,
-                UnsafeProbability = p,
-                DecidedBy = GuardTier.Small,
-                RouterScore = score,
-                Routed = route,
-                WasTruncated = output.Truncated,
-                ModelName = _small.Name,
-            };
-            if (route)
-            {
-                (routed ??= []).Add(i);
+                GuardOutput output = smallOutputs[i];
+                float score = _router.Score(output.Features, output.SafeLogit, output.UnsafeLogit);
+                float p = output.UnsafeProbability;
+                bool route = score > Threshold || float.IsNaN(score);
+                verdicts[i] = new SafetyVerdict
+                {
+                    IsUnsafe = p > VerdictMath.DecisionThreshold,
+                    UnsafeProbability = p,
+                    DecidedBy = GuardTier.Small,
+                    RouterScore = score,
+                    Routed = route,
+                    WasTruncated = output.Truncated,
+                    ModelName = _small.Name,
+                };
+                if (route)
+                {
+                    (routed ??= []).Add(i);
+                }
             }
+        }
+        finally
+        {
+            _calls.Exit();
         }
 
         routerActivity?.SetTag("saferoute.routed_count", routed?.Count ?? 0);
@@ -215,6 +235,11 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            throw;
+        }
+        catch (ObjectDisposedException)
+        {
+            // The large guard (or this one, which disposed it) is shutting down: no policy turns that into a verdict.
             throw;
         }
         catch (Exception ex) when (FailurePolicy != LargeGuardFailurePolicy.Throw)
@@ -303,44 +328,64 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     }
 
     /// <inheritdoc/>
+    /// <remarks>Safe while calls are in flight: new calls fail with <see cref="ObjectDisposedException"/>; when this guard
+    /// owns its guards, their disposal ends the runs in flight and waits for them (see <see cref="OnnxSafetyGuard.Dispose"/>),
+    /// and the router is disposed once no call is scoring with it. A second or concurrent call waits for the first one.</remarks>
     public void Dispose()
     {
-        if (_disposed)
+        if (!_calls.Close())
         {
+            _released.Task.Wait();
             return;
         }
 
-        _disposed = true;
-        if (_ownsGuards)
+        try
         {
-            _small.Dispose();
-            (_large as IDisposable)?.Dispose();
-            (_router as IDisposable)?.Dispose();
+            if (_ownsGuards)
+            {
+                _small.Dispose();
+                (_large as IDisposable)?.Dispose();
+                _calls.Drained.Wait();
+                (_router as IDisposable)?.Dispose();
+            }
+        }
+        finally
+        {
+            _released.TrySetResult();
         }
     }
 
     /// <inheritdoc/>
+    /// <remarks>Like <see cref="Dispose"/>, but waits for the calls in flight without blocking a thread.</remarks>
     public async ValueTask DisposeAsync()
     {
-        if (_disposed)
+        if (!_calls.Close())
         {
+            await _released.Task.ConfigureAwait(false);
             return;
         }
 
-        _disposed = true;
-        if (_ownsGuards)
+        try
         {
-            await _small.DisposeAsync().ConfigureAwait(false);
-            if (_large is IAsyncDisposable asyncLarge)
+            if (_ownsGuards)
             {
-                await asyncLarge.DisposeAsync().ConfigureAwait(false);
-            }
-            else
-            {
-                (_large as IDisposable)?.Dispose();
-            }
+                await _small.DisposeAsync().ConfigureAwait(false);
+                if (_large is IAsyncDisposable asyncLarge)
+                {
+                    await asyncLarge.DisposeAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    (_large as IDisposable)?.Dispose();
+                }
 
-            (_router as IDisposable)?.Dispose();
+                await _calls.Drained.ConfigureAwait(false);
+                (_router as IDisposable)?.Dispose();
+            }
+        }
+        finally
+        {
+            _released.TrySetResult();
         }
     }
 }

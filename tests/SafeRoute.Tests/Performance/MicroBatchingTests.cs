@@ -273,7 +273,7 @@ public sealed class MicroBatchingTests
     }
 
     [Test]
-    public async Task DisposeAsync_WaitsForTheBatchInFlight_WithoutBlockingTheCaller()
+    public async Task DisposeAsync_WaitsForTheBatchInFlight_WithoutBlockingTheCaller_AndTerminatesIt()
     {
         OnnxSafetyGuard guard = Batched(new FakeTimeProvider(), maxBatchSize: 1, maxWait: TimeSpan.Zero);
         using var inRun = new ManualResetEventSlim();
@@ -300,7 +300,10 @@ public sealed class MicroBatchingTests
 
         Assert.That(returnedWhileRunning, Is.True, "DisposeAsync returned to its caller while the batch was still running");
         Assert.That(completedWhileRunning, Is.False, "and its task did not complete before the batch had");
-        Assert.That((await call.WaitAsync(Patience)).UnsafeProbability, Is.InRange(0f, 1f), "the batch in flight finished normally");
+        Assert.That(
+            async () => await call.WaitAsync(Patience),
+            Throws.TypeOf<ObjectDisposedException>(),
+            "disposal terminated the batch in flight (it had not started its run yet), its caller gets ObjectDisposedException");
         Assert.ThrowsAsync<ObjectDisposedException>(async () => await guard.EvaluateAsync(new SafetyRequest("later")));
     }
 
