@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -20,6 +22,14 @@ namespace SafeRoute;
 /// <see cref="LargeGuardFailurePolicy"/>: a disposed guard is a shutdown, not a model failure.
 /// Cancellation is never a routing signal: a cancelled token throws <see cref="OperationCanceledException"/>, it does not
 /// escalate and it is not handled by the <see cref="LargeGuardFailurePolicy"/>.
+/// <para>
+/// The large guard's answer is checked before it decides: every verdict must be non-null, one per routed request, with a
+/// finite <see cref="SafetyVerdict.UnsafeProbability"/> in [0, 1] and an <see cref="SafetyVerdict.IsUnsafe"/> that agrees
+/// with it at the decision threshold 0.5 of <see cref="SafetyVerdict"/> (p &gt; 0.5 must be unsafe, p &lt; 0.5 must be
+/// safe; at exactly 0.5 either is accepted, so a guard that counts 0.5 as unsafe passes). A verdict that breaks this,
+/// and a large call that outlasts <see cref="LargeGuardTimeout"/>, is a large-guard failure that the
+/// <see cref="FailurePolicy"/> handles exactly as an exception thrown by the large guard.
+/// </para>
 /// </remarks>
 public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposable
 {
@@ -34,6 +44,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     // disposed only after they are done with it.
     private readonly InFlightGate _calls = new();
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TimeProvider _timeProvider;
 
     /// <summary>Creates a routed guard.</summary>
     /// <param name="small">The small guard; it must expose a hidden state when the router reads features.</param>
@@ -41,7 +52,8 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     /// <param name="router">The router.</param>
     /// <param name="options">Threshold, failure policy and ownership; <see langword="null"/> for the defaults.</param>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">The threshold is not a finite number.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The threshold is not a finite number, or
+    /// <see cref="RoutedSafetyGuardOptions.LargeGuardTimeout"/> is not greater than zero and at most one hour.</exception>
     /// <exception cref="SafeRouteException">The router reads a feature vector whose size differs from the small guard's hidden size,
     /// or the small guard exposes no hidden state.</exception>
     public RoutedSafetyGuard(OnnxSafetyGuard small, ISafetyGuard large, ISafetyRouter router, RoutedSafetyGuardOptions? options = null)
@@ -54,6 +66,11 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         if (!float.IsFinite(threshold))
         {
             throw new ArgumentOutOfRangeException(nameof(options), threshold, "The routing threshold must be a finite number.");
+        }
+
+        if (options.LargeGuardTimeout is { } timeout && !RoutedSafetyGuardOptions.IsValidLargeGuardTimeout(timeout))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), timeout, $"The large guard timeout must be greater than zero and at most {RoutedSafetyGuardOptions.MaxLargeGuardTimeout}, or null for none.");
         }
 
         if (router.FeatureSize is { } featureSize)
@@ -75,6 +92,8 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         _ownsGuards = options.OwnsGuards;
         Threshold = threshold;
         FailurePolicy = options.FailurePolicy;
+        LargeGuardTimeout = options.LargeGuardTimeout;
+        _timeProvider = options.TimeProvider ?? TimeProvider.System;
         _telemetry = SafeRouteTelemetry.Create(options.MeterFactory);
         _logger = options.LoggerFactory?.CreateLogger<RoutedSafetyGuard>() ?? (ILogger)NullLogger.Instance;
     }
@@ -105,7 +124,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
             small = OnnxSafetyGuard.Create(options.SmallModel.Path!, options.SmallModel, GuardTier.Small);
             large = OnnxSafetyGuard.Create(options.LargeModel.Path!, options.LargeModel, GuardTier.Large);
             ISafetyRouter router = RouterFactory.Create(options.Router, small);
-            return new RoutedSafetyGuard(small, large, router, new RoutedSafetyGuardOptions { Threshold = options.Threshold, FailurePolicy = options.FailurePolicy, OwnsGuards = true });
+            return new RoutedSafetyGuard(small, large, router, new RoutedSafetyGuardOptions { Threshold = options.Threshold, FailurePolicy = options.FailurePolicy, LargeGuardTimeout = options.LargeGuardTimeout, OwnsGuards = true });
         }
         catch
         {
@@ -120,6 +139,10 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
 
     /// <summary>Gets the policy applied when the large guard fails.</summary>
     public LargeGuardFailurePolicy FailurePolicy { get; }
+
+    /// <summary>Gets how long one call to the large guard may take before it counts as a large-guard failure.</summary>
+    /// <value><see langword="null"/> when the large tier has no timeout of its own.</value>
+    public TimeSpan? LargeGuardTimeout { get; }
 
     /// <summary>Gets the small guard.</summary>
     public OnnxSafetyGuard Small => _small;
@@ -217,21 +240,9 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         largeActivity?.SetTag("saferoute.batch_size", largeRequests.Length);
         try
         {
-            largeVerdicts = largeRequests.Length == 1
-                ? [await _large.EvaluateAsync(largeRequests[0], cancellationToken).ConfigureAwait(false)]
-                : await _large.EvaluateBatchAsync(largeRequests, cancellationToken).ConfigureAwait(false);
-            if (largeVerdicts is null || largeVerdicts.Count != largeRequests.Length)
-            {
-                throw new SafeRouteException($"The large guard returned {largeVerdicts?.Count ?? 0} verdicts for {largeRequests.Length} requests.");
-            }
-
-            for (int k = 0; k < largeVerdicts.Count; k++)
-            {
-                if (largeVerdicts[k] is null)
-                {
-                    throw new SafeRouteException($"The large guard returned a null verdict for request {k} of {largeRequests.Length}.");
-                }
-            }
+            // A bad answer or an expired LargeGuardTimeout throws here, so the failure policy below handles it exactly
+            // as it handles an exception thrown by the large guard itself.
+            largeVerdicts = await EvaluateLargeAsync(largeRequests, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -298,6 +309,97 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
 
         Record(verdicts, routed.Count);
         return verdicts;
+    }
+
+    /// <summary>Runs the large guard on the routed requests under <see cref="LargeGuardTimeout"/> and checks its answer.</summary>
+    /// <exception cref="OperationCanceledException">The caller's token was cancelled.</exception>
+    /// <exception cref="TimeoutException">The large guard did not answer within <see cref="LargeGuardTimeout"/>.</exception>
+    /// <exception cref="SafeRouteException">The large guard's answer breaks the verdict contract.</exception>
+    private async ValueTask<IReadOnlyList<SafetyVerdict>> EvaluateLargeAsync(SafetyRequest[] largeRequests, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<SafetyVerdict>? largeVerdicts;
+        if (LargeGuardTimeout is not { } timeout)
+        {
+            largeVerdicts = await CallLargeAsync(largeRequests, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            // Both sources are disposed when the call ends, whichever way, so no timer outlives it.
+            using var timeoutSource = new CancellationTokenSource(timeout, _timeProvider);
+            using var linkedSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
+            Task<IReadOnlyList<SafetyVerdict>?> call = CallLargeAsync(largeRequests, linkedSource.Token).AsTask();
+            try
+            {
+                // WaitAsync bounds the wait even for a large guard that ignores its token; such a call is abandoned.
+                largeVerdicts = await call.WaitAsync(linkedSource.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested && timeoutSource.IsCancellationRequested)
+            {
+                Abandon(call);
+                throw new TimeoutException($"The large guard did not answer within the large guard timeout of {timeout.ToString("c", CultureInfo.InvariantCulture)}.", ex);
+            }
+            catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && ex.CancellationToken != cancellationToken)
+            {
+                // The caller cancelled: report it with the caller's own token, as without a timeout.
+                Abandon(call);
+                throw new OperationCanceledException(ex.Message, ex, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                Abandon(call);
+                throw;
+            }
+        }
+
+        ValidateLargeVerdicts(largeVerdicts, largeRequests.Length);
+        return largeVerdicts;
+
+        static void Abandon(Task call)
+        {
+            if (!call.IsCompleted)
+            {
+                // Observe a late failure of a call that ignored its token, so it never surfaces as an unobserved exception.
+                _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
+    }
+
+    private async ValueTask<IReadOnlyList<SafetyVerdict>?> CallLargeAsync(SafetyRequest[] largeRequests, CancellationToken cancellationToken) =>
+        largeRequests.Length == 1
+            ? [await _large.EvaluateAsync(largeRequests[0], cancellationToken).ConfigureAwait(false)]
+            : await _large.EvaluateBatchAsync(largeRequests, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Checks the large guard's answer: one non-null verdict per request, each with a finite p(unsafe) in [0, 1]
+    /// and an <see cref="SafetyVerdict.IsUnsafe"/> that agrees with it at the decision threshold (see the class remarks).</summary>
+    /// <exception cref="SafeRouteException">The answer breaks the contract; the message says how.</exception>
+    private static void ValidateLargeVerdicts([NotNull] IReadOnlyList<SafetyVerdict>? largeVerdicts, int count)
+    {
+        if (largeVerdicts is null || largeVerdicts.Count != count)
+        {
+            throw new SafeRouteException($"The large guard returned {largeVerdicts?.Count ?? 0} verdicts for {count} requests.");
+        }
+
+        for (int k = 0; k < count; k++)
+        {
+            SafetyVerdict? verdict = largeVerdicts[k];
+            if (verdict is null)
+            {
+                throw new SafeRouteException($"The large guard returned a null verdict for request {k} of {count}.");
+            }
+
+            float p = verdict.UnsafeProbability;
+            if (!(p >= 0f && p <= 1f))
+            {
+                throw new SafeRouteException($"The large guard returned p(unsafe) = {Format(p)} for request {k} of {count}; expected a finite number in [0, 1].");
+            }
+
+            if (verdict.IsUnsafe ? p < VerdictMath.DecisionThreshold : p > VerdictMath.DecisionThreshold)
+            {
+                throw new SafeRouteException($"The large guard returned IsUnsafe = {(verdict.IsUnsafe ? "true" : "false")} with p(unsafe) = {Format(p)} for request {k} of {count}; IsUnsafe must agree with p(unsafe) at the decision threshold {Format(VerdictMath.DecisionThreshold)}.");
+            }
+        }
+
+        static string Format(float value) => value.ToString(CultureInfo.InvariantCulture);
     }
 
     private void RecordLargeFailure(Exception exception, int count, Activity? largeActivity)

@@ -15,6 +15,20 @@ public sealed class RoutedSafetyGuardOptions
     /// <value>The default is <see cref="LargeGuardFailurePolicy.FailClosed"/>.</value>
     public LargeGuardFailurePolicy FailurePolicy { get; set; } = LargeGuardFailurePolicy.FailClosed;
 
+    /// <summary>Gets or sets how long one call to the large guard may take. When it expires before the large guard answers
+    /// (and the caller's token is not cancelled), the call counts as a large-guard failure that <see cref="FailurePolicy"/>
+    /// handles: <see cref="LargeGuardFailurePolicy.Throw"/> throws a <see cref="TimeoutException"/>. A cancelled caller's
+    /// token still throws <see cref="OperationCanceledException"/>, never a policy verdict.</summary>
+    /// <value>The default is <see langword="null"/>: no timeout of the routed guard's own (a remote large guard still has its
+    /// HTTP timeouts). When set it must be greater than zero and at most one hour. A large guard that ignores its
+    /// cancellation token is abandoned when the timeout expires.</value>
+    public TimeSpan? LargeGuardTimeout { get; set; }
+
+    /// <summary>Gets or sets the time provider that runs <see cref="LargeGuardTimeout"/>.</summary>
+    /// <value>The default is <see langword="null"/>: <see cref="TimeProvider.System"/>. <c>AddSafeRoute</c> passes the
+    /// container's <see cref="System.TimeProvider"/> when one is registered.</value>
+    public TimeProvider? TimeProvider { get; set; }
+
     /// <summary>Gets or sets a value indicating whether disposing the routed guard disposes the small and large guards
     /// (and the router, when it is disposable).</summary>
     /// <value>The default is <see langword="false"/>: the caller keeps ownership.</value>
@@ -28,4 +42,9 @@ public sealed class RoutedSafetyGuardOptions
     /// <summary>Gets or sets the logger factory for the routed guard's source-generated log messages (which never contain user text).</summary>
     /// <value>The default is <see langword="null"/>: no logging.</value>
     public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>The largest <see cref="LargeGuardTimeout"/> accepted.</summary>
+    internal static TimeSpan MaxLargeGuardTimeout { get; } = TimeSpan.FromHours(1);
+
+    internal static bool IsValidLargeGuardTimeout(TimeSpan timeout) => timeout > TimeSpan.Zero && timeout <= MaxLargeGuardTimeout;
 }

@@ -24,6 +24,12 @@ public sealed class SafeRouteOptions
     /// <value>The default is <see cref="LargeGuardFailurePolicy.FailClosed"/>.</value>
     public LargeGuardFailurePolicy FailurePolicy { get; set; } = LargeGuardFailurePolicy.FailClosed;
 
+    /// <summary>Gets or sets how long one call to the large guard may take before it counts as a large-guard failure that
+    /// <see cref="FailurePolicy"/> handles (see <see cref="RoutedSafetyGuardOptions.LargeGuardTimeout"/>). In configuration
+    /// a <see cref="TimeSpan"/> string: <c>"SafeRoute:LargeGuardTimeout": "00:00:02"</c>.</summary>
+    /// <value>The default is <see langword="null"/>: none. When set it must be greater than zero and at most one hour.</value>
+    public TimeSpan? LargeGuardTimeout { get; set; }
+
     /// <summary>Gets or sets a value indicating whether a hosted service loads both models and runs each once when the host starts.</summary>
     /// <value>The default is <see langword="true"/>.</value>
     public bool WarmUp { get; set; } = true;

@@ -103,6 +103,11 @@ internal sealed class SafeRouteOptionsValidator(string sectionPath, bool customL
             failures.Add($"{P("FailurePolicy")} has the unknown value {(int)options.FailurePolicy}; use FailClosed, FallBackToSmall or Throw.");
         }
 
+        if (options.LargeGuardTimeout is { } timeout && !RoutedSafetyGuardOptions.IsValidLargeGuardTimeout(timeout))
+        {
+            failures.Add($"{P("LargeGuardTimeout")} must be greater than zero and at most {RoutedSafetyGuardOptions.MaxLargeGuardTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture)} when set (it is {timeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture)}); leave it unset for no timeout.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
 
         void ValidateModel(GuardModelOptions? model, string key)

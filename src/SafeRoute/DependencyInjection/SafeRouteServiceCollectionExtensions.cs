@@ -116,6 +116,8 @@ public static class SafeRouteServiceCollectionExtensions
                 {
                     Threshold = options.Threshold,
                     FailurePolicy = options.FailurePolicy,
+                    LargeGuardTimeout = options.LargeGuardTimeout,
+                    TimeProvider = sp.GetService<TimeProvider>(),
                     OwnsGuards = false,
                     MeterFactory = sp.GetService<System.Diagnostics.Metrics.IMeterFactory>(),
                     LoggerFactory = sp.GetService<Microsoft.Extensions.Logging.ILoggerFactory>(),

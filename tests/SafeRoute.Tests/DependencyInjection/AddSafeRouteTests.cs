@@ -89,6 +89,38 @@ public sealed class AddSafeRouteTests
     }
 
     [Test]
+    public async Task ConfigurationOverload_BindsLargeGuardTimeout_RunByTheContainersTimeProvider()
+    {
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["SafeRoute:SmallModel:Path"] = _small.Directory,
+            ["SafeRoute:LargeModel:Path"] = _large.Directory,
+            ["SafeRoute:Router:Kind"] = "Entropy",
+            ["SafeRoute:Threshold"] = "-1",
+            ["SafeRoute:FailurePolicy"] = "FallBackToSmall",
+            ["SafeRoute:LargeGuardTimeout"] = "00:00:02",
+        }).Build();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var large = new ControlledGuard();
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(time);
+        services.AddKeyedSingleton<ISafetyGuard>(SafeRouteServiceKeys.Large, large); // AddSafeRoute keeps an existing registration
+        services.AddSafeRoute(configuration.GetSection(SafeRouteOptions.SectionName));
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        provider.GetRequiredService<IStartupValidator>().Validate();
+
+        var routed = provider.GetRequiredService<RoutedSafetyGuard>();
+        Assert.That(provider.GetRequiredService<IOptions<SafeRouteOptions>>().Value.LargeGuardTimeout, Is.EqualTo(TimeSpan.FromSeconds(2)));
+        Assert.That(routed.LargeGuardTimeout, Is.EqualTo(TimeSpan.FromSeconds(2)));
+        Task<SafetyVerdict> call = routed.EvaluateAsync(new SafetyRequest(TestGuard.TriggerWords[0])).AsTask();
+        await RoutedLargeGuardContractTests.HangGuard(large.Entered);
+        time.Advance(TimeSpan.FromSeconds(2));
+        SafetyVerdict verdict = await RoutedLargeGuardContractTests.HangGuard(call);
+        Assert.That(verdict.IsDegraded, Is.True, "the container's TimeProvider ran the timeout");
+        Assert.That(verdict.DecidedBy, Is.EqualTo(GuardTier.Small));
+    }
+
+    [Test]
     public async Task Host_StartAsync_ValidatesAndWarmsUpBothModels()
     {
         HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });

@@ -138,6 +138,28 @@ public sealed class SafeRouteOptionsValidationTests
         Assert.That(ex.Message, Does.Not.Contain("LargeModel"));
     }
 
+    [TestCase("00:00:00")]
+    [TestCase("-00:00:01")]
+    [TestCase("01:00:00.0000001")]
+    [TestCase("10675199.02:48:05.4775807")]
+    public void StartupValidation_LargeGuardTimeoutOutOfRange_NamesTheSetting(string value)
+    {
+        string message = StartupValidationMessage(new Dictionary<string, string?> { ["SafeRoute:LargeGuardTimeout"] = value });
+        Assert.That(message, Does.Contain("SafeRoute:LargeGuardTimeout must be greater than zero and at most 01:00:00"));
+    }
+
+    [Test]
+    public void Validator_LargeGuardTimeout_UnsetOrInRange_IsValid()
+    {
+        var validator = new SafeRouteOptionsValidator("SafeRoute", customLargeGuard: true);
+        foreach (TimeSpan? timeout in new TimeSpan?[] { null, TimeSpan.FromTicks(1), TimeSpan.FromSeconds(2), TimeSpan.FromHours(1) })
+        {
+            var options = new SafeRouteOptions { LargeGuardTimeout = timeout };
+            ValidateOptionsResult result = validator.Validate(null, options);
+            Assert.That(result.Failures ?? [], Has.None.Contain("LargeGuardTimeout"), $"{timeout}");
+        }
+    }
+
     [Test]
     public void RoutedSafetyGuardCreate_InvalidOptions_ThrowsBeforeLoading()
     {
