@@ -41,9 +41,9 @@ internal readonly record struct EncodedPrompt(int[] TokenIds, bool Truncated);
 /// characters, so: a text longer than 64 characters per available token is over-long without being counted; counting
 /// stops one token past the budget; the first render of a text stops once the sequence is over the maximum; and the
 /// head and tail cut points are found in windows of the text's ends (4 characters per kept token plus 64, then sized
-/// from the characters per token seen, at most 64 per token) — encoding work grows with the token budget, not with the input (only the linear
-/// clean-up scans, <c>strip</c> and the surrogate check, touch the whole text). The cancellation token passed to
-/// <see cref="Encode"/> is checked before every piece.</para>
+/// from the characters per token seen, at most 64 per token). Encoding work grows with the token budget, not with
+/// the input (only the linear clean-up scans, <c>strip</c> and the surrogate check, touch the whole text). The
+/// cancellation token passed to <see cref="Encode"/> is checked before every piece.</para>
 /// </remarks>
 internal sealed partial class PromptEncoder
 {
