@@ -5,10 +5,36 @@ using BenchmarkDotNet.Running;
 using SafeRoute.Benchmarks;
 
 // `-- short`: the issue-5 suite (overhead, router cost, routing trade-off, batching, concurrency) as a short job, then the
-// latency percentiles; reports are copied to results/. `-- latency`: only the percentiles; `-- alloc`: only the allocation breakdown. Anything else: BenchmarkSwitcher.
+// latency percentiles; reports are copied to results/. `-- latency`: only the percentiles; `-- alloc`: only the allocation breakdown;
+// `-- adversarial-scan` / `-- adversarial`: issue 14's encoding cost (below). Anything else: BenchmarkSwitcher.
 if (args is ["alloc"])
 {
     AllocationBreakdown.Run();
+    return;
+}
+
+// Issue 14: `-- adversarial-scan`: every adversarial class, stopwatch (results/adversarial-encoding.md);
+// `-- adversarial`: AdversarialEncodingBenchmark as an in-process short job (report copied to results/).
+if (args is ["adversarial-scan", ..])
+{
+    AdversarialEncodingScan.Run(only: args[1..]);
+    return;
+}
+
+if (args is ["adversarial"])
+{
+    string artifacts = Path.Combine(Path.GetTempPath(), "saferoute-benchmarks-adversarial");
+    IConfig adversarialConfig = DefaultConfig.Instance
+        .AddJob(Job.ShortRun.WithWarmupCount(1).WithIterationCount(3).WithLaunchCount(1).WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance))
+        .AddDiagnoser(MemoryDiagnoser.Default)
+        .WithArtifactsPath(artifacts);
+    _ = BenchmarkRunner.Run<AdversarialEncodingBenchmark>(adversarialConfig);
+    string adversarialResults = Path.Combine(DevSet.RepositoryRoot(), "benchmarks", "SafeRoute.Benchmarks", "results");
+    foreach (string report in Directory.GetFiles(Path.Combine(artifacts, "results"), $"{typeof(AdversarialEncodingBenchmark).FullName}-report-github.md"))
+    {
+        File.Copy(report, Path.Combine(adversarialResults, Path.GetFileName(report)), overwrite: true);
+    }
+
     return;
 }
 

@@ -252,11 +252,11 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         cancellationToken.ThrowIfCancellationRequested();
         if (_batcher is not null)
         {
-            return EvaluateBatchedAsync(_batcher.EnqueueAsync(_encoder.Encode(request), wantFeatures: false, cancellationToken));
+            return EvaluateBatchedAsync(_batcher.EnqueueAsync(_encoder.Encode(request, cancellationToken), wantFeatures: false, cancellationToken));
         }
 
         // The ids stay in this thread's encoder buffer: nothing between encoding and the run encodes again.
-        ReadOnlySpan<int> ids = _encoder.EncodeTransient(request, out bool truncated);
+        ReadOnlySpan<int> ids = _encoder.EncodeTransient(request, out bool truncated, cancellationToken);
         GuardOutput output = default;
         RunChunk([], ids, truncated, new Span<GuardOutput>(ref output), wantFeatures: false, cancellationToken);
         return new ValueTask<SafetyVerdict>(ToVerdict(output));
@@ -376,7 +376,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         for (int i = 0; i < encoded.Length; i++)
         {
             SafetyRequest request = requests[i] ?? throw new ArgumentNullException(nameof(requests), $"requests[{i}] is null.");
-            encoded[i] = _encoder.Encode(request);
+            encoded[i] = _encoder.Encode(request, cancellationToken);
         }
 
         return Forward(encoded, wantFeatures, cancellationToken);
@@ -398,7 +398,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
 
         SafetyRequest request = requests[0] ?? throw new ArgumentNullException(nameof(requests), "requests[0] is null.");
-        return OneBatchedAsync(_batcher.EnqueueAsync(_encoder.Encode(request), wantFeatures, cancellationToken));
+        return OneBatchedAsync(_batcher.EnqueueAsync(_encoder.Encode(request, cancellationToken), wantFeatures, cancellationToken));
 
         static async ValueTask<GuardOutput[]> OneBatchedAsync(Task<GuardOutput> pending) => [await pending.ConfigureAwait(false)];
     }
@@ -406,7 +406,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     internal GuardOutput ForwardRaw(string prompt, string? response, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_calls.IsClosed, this);
-        return ForwardOne(_encoder.EncodeRaw(prompt, response), wantFeatures: false, cancellationToken);
+        return ForwardOne(_encoder.EncodeRaw(prompt, response, cancellationToken), wantFeatures: false, cancellationToken);
     }
 
     /// <summary>Runs one encoded prompt (no arrays allocated around it).</summary>

@@ -31,29 +31,35 @@ internal readonly record struct EncodedPrompt(int[] TokenIds, bool Truncated);
 /// gets the extra token of an odd split) joined by the marker <c>"\n…\n"</c> (newline, U+2026, newline), whose
 /// tokens count against the budget. Cut points come from the tokenizer's token-count index functions and never split
 /// a surrogate pair. The result is rendered and encoded again; if boundary effects make it overshoot, the budget
-/// shrinks by the overshoot and the loop repeats, so the result always fits. Texts longer than 64 characters per
-/// available token are treated as over-long without counting them, and only 64 characters per kept token of their
-/// head and tail are tokenized, so a megabyte of input costs milliseconds. <see cref="EncodedPrompt.Truncated"/> is
+/// shrinks by the overshoot and the loop repeats, so the result always fits. <see cref="EncodedPrompt.Truncated"/> is
 /// then <see langword="true"/>.</para>
-/// <para><b>Pathological runs.</b> A run of more than <see cref="MaxRunChars"/> characters of one class (letters, white
-/// space, other non-digit characters) is tokenized in pieces of that many characters, because BPE over one huge
-/// pre-tokenizer chunk costs about quadratic time; only such inputs can differ from a one-pass tokenization.</para>
+/// <para><b>Bounded cost.</b> The pre-tokenizer (<see cref="BoundedPreTokenizer"/>) hands BPE pieces of at most
+/// <see cref="CharsPerTokenCap"/> (64) characters: a pattern match longer than that (a run of digits under GPT-2's
+/// pattern, a run of symbols, U+001C–U+001F mixed with symbols) is cut into consecutive 64-character chunks (a chunk
+/// end never splits a surrogate pair), so only texts with such matches can encode differently from a one-pass
+/// tokenization, and only inside those matches. As every piece yields a token, n tokens never cover more than 64 × n
+/// characters, so: a text longer than 64 characters per available token is over-long without being counted; counting
+/// stops one token past the budget; the first render of a text stops once the sequence is over the maximum; and the
+/// head and tail cut points are found in windows of the text's ends (4 characters per kept token plus 64, then sized
+/// from the characters per token seen, at most 64 per token). Encoding work grows with the token budget, not with
+/// the input (only the linear clean-up scans, <c>strip</c> and the surrogate check, touch the whole text). The
+/// cancellation token passed to <see cref="Encode"/> is checked before every piece.</para>
 /// </remarks>
 internal sealed partial class PromptEncoder
 {
     /// <summary>The text put between the kept head and tail of a shortened user text.</summary>
     public const string TruncationMarker = "\n\u2026\n";
 
-    /// <summary>Characters per token beyond which user text is pre-cut without being tokenized in full.</summary>
-    private const int CharsPerTokenCap = 64;
-
-    /// <summary>Longest run of same-class characters (letters, white space, other non-digits) tokenized in one piece.</summary>
+    /// <summary>The most characters one token can cover: every pre-tokenizer piece is at most this long and yields at least one token.</summary>
     /// <remarks>
-    /// BPE cost grows about quadratically with the length of one pre-tokenizer chunk (a megabyte of one letter is one
-    /// chunk), so longer runs are cut into pieces of this many characters and tokenized piece by piece, as Meta's own
-    /// Llama 3 tokenizer does for runs over 25,000 characters. Text without such runs is tokenized exactly as in one pass.
+    /// So a text longer than this many characters per available token cannot fit and is shortened without being
+    /// counted, and the first (or last) n tokens of any text lie within its first (or last) n × this many characters:
+    /// tokenization work is bounded by the token budget, not by the length of the input.
     /// </remarks>
-    internal const int MaxRunChars = 1024;
+    internal const int CharsPerTokenCap = BoundedPreTokenizer.MaxPieceChars;
+
+    /// <summary>Characters per wanted token in the first head or tail window (grown while too small).</summary>
+    private const int FirstWindowCharsPerToken = 4;
 
     private readonly Tokenizer _tokenizer;
     private readonly PromptTemplate _promptOnly;
@@ -209,7 +215,7 @@ internal sealed partial class PromptEncoder
             using var stream = new MemoryStream(bytes, writable: false);
 
             // No special tokens anywhere in the text tokenizer: user text can never encode to a special id.
-            tokenizer = TiktokenTokenizer.Create(stream, new RegexPreTokenizer(regex, null), null, null);
+            tokenizer = TiktokenTokenizer.Create(stream, new BoundedPreTokenizer(regex), null, null);
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException or IOException)
         {
@@ -282,11 +288,13 @@ internal sealed partial class PromptEncoder
 
     /// <summary>Encodes a request. Thread-safe.</summary>
     /// <param name="request">The request.</param>
+    /// <param name="cancellationToken">Checked before every pre-tokenizer piece while encoding.</param>
     /// <returns>The ids, at most <see cref="MaxSequenceLength"/> of them.</returns>
-    public EncodedPrompt Encode(SafetyRequest request)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public EncodedPrompt Encode(SafetyRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return EncodeRaw(request.Prompt, request.Response);
+        return EncodeRaw(request.Prompt, request.Response, cancellationToken);
     }
 
     /// <summary>
@@ -295,10 +303,12 @@ internal sealed partial class PromptEncoder
     /// </summary>
     /// <param name="prompt">The prompt (may be empty or white space).</param>
     /// <param name="response">The response; <see langword="null"/> or only white space means none.</param>
+    /// <param name="cancellationToken">Checked before every pre-tokenizer piece while encoding.</param>
     /// <returns>The ids, at most <see cref="MaxSequenceLength"/> of them.</returns>
-    public EncodedPrompt EncodeRaw(string prompt, string? response)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public EncodedPrompt EncodeRaw(string prompt, string? response, CancellationToken cancellationToken = default)
     {
-        ReadOnlySpan<int> ids = EncodeTransient(prompt, response, out bool truncated, out int[]? owned);
+        ReadOnlySpan<int> ids = EncodeTransient(prompt, response, cancellationToken, out bool truncated, out int[]? owned);
         return new EncodedPrompt(owned ?? ids.ToArray(), truncated);
     }
 
@@ -308,34 +318,41 @@ internal sealed partial class PromptEncoder
     /// </summary>
     /// <param name="request">The request.</param>
     /// <param name="truncated">Whether user text was shortened.</param>
+    /// <param name="cancellationToken">Checked before every pre-tokenizer piece while encoding.</param>
     /// <returns>The ids, at most <see cref="MaxSequenceLength"/> of them.</returns>
-    internal ReadOnlySpan<int> EncodeTransient(SafetyRequest request, out bool truncated)
+    internal ReadOnlySpan<int> EncodeTransient(SafetyRequest request, out bool truncated, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return EncodeTransient(request.Prompt, request.Response, out truncated, out _);
+        return EncodeTransient(request.Prompt, request.Response, cancellationToken, out truncated, out _);
     }
 
-    private ReadOnlySpan<int> EncodeTransient(string prompt, string? response, out bool truncated, out int[]? owned)
+    private ReadOnlySpan<int> EncodeTransient(string prompt, string? response, CancellationToken cancellationToken, out bool truncated, out int[]? owned)
     {
         ArgumentNullException.ThrowIfNull(prompt);
+        cancellationToken.ThrowIfCancellationRequested();
+        using BoundedPreTokenizer.CancellationScope scope = BoundedPreTokenizer.Cancellation(cancellationToken);
         string p = Prepare(prompt);
         string? r = response is null || PythonText.IsAllWhiteSpace(response) ? null : Prepare(response);
         PromptTemplate template = r is null ? _promptOnly : _promptAndResponse
             ?? throw new SafeRouteException($"The manifest '{_source}' has no 'template.promptAndResponse', so this guard cannot check a response.");
         int available = MaxSequenceLength - (r is null ? _fixedPromptOnly : _fixedPromptAndResponse);
         long userChars = p.Length + (long)(r?.Length ?? 0);
-        if (userChars <= (long)CharsPerTokenCap * Math.Max(available, 1))
+        bool over = userChars > (long)CharsPerTokenCap * Math.Max(available, 1);
+        if (!over)
         {
-            List<int> ids = Render(template, p, r);
-            if (ids.Count <= MaxSequenceLength)
+            // Stops tokenizing once the sequence is over the maximum, so an over-long text costs at most a budget's worth.
+            List<int> ids = Render(template, p, r, MaxSequenceLength, out bool complete);
+            if (complete && ids.Count <= MaxSequenceLength)
             {
                 truncated = false;
                 owned = null;
                 return System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids);
             }
+
+            over = true;
         }
 
-        EncodedPrompt shortened = Truncate(template, p, r, available);
+        EncodedPrompt shortened = Truncate(template, p, r, available, over);
         truncated = shortened.Truncated;
         owned = shortened.TokenIds;
         return owned;
@@ -347,16 +364,22 @@ internal sealed partial class PromptEncoder
         return _strip ? PythonText.Strip(t) : t;
     }
 
-    private EncodedPrompt Truncate(PromptTemplate template, string prompt, string? response, int available)
+    /// <summary>Shortens user text until the rendered sequence fits.</summary>
+    /// <param name="template">The template.</param>
+    /// <param name="prompt">The prepared prompt.</param>
+    /// <param name="response">The prepared response, or <see langword="null"/>.</param>
+    /// <param name="available">The tokens the template leaves for user text.</param>
+    /// <param name="over">Whether the text is already known not to fit (then a lone prompt need not be counted).</param>
+    private EncodedPrompt Truncate(PromptTemplate template, string prompt, string? response, int available, bool over)
     {
-        int promptCount = CountCapped(prompt, available);
+        int promptCount = over && response is null ? Math.Max(available, 0) + 1 : CountCapped(prompt, available);
         int responseCount = response is null ? 0 : CountCapped(response, available);
         while (true)
         {
             (int promptBudget, int responseBudget) = SplitBudget(available, promptCount, response is null ? -1 : responseCount);
             string p = Shorten(prompt, promptCount, promptBudget);
             string? r = response is null ? null : Shorten(response, responseCount, responseBudget);
-            List<int> ids = Render(template, p, r);
+            List<int> ids = Render(template, p, r, int.MaxValue, out _);
             if (ids.Count <= MaxSequenceLength)
             {
                 return new EncodedPrompt([.. ids], true);
@@ -390,11 +413,24 @@ internal sealed partial class PromptEncoder
         return (available - half, half);
     }
 
-    /// <summary>Token count of a text, or <c>cap + 1</c> when the text is too long to be worth counting.</summary>
+    /// <summary>Token count of a text when it is at most <paramref name="cap"/>, otherwise <c>cap + 1</c>.</summary>
+    /// <remarks>A text longer than <see cref="CharsPerTokenCap"/> characters per token of <c>cap + 1</c> has more
+    /// tokens and is not tokenized; otherwise tokenizing stops after <c>cap + 1</c> tokens.</remarks>
     private int CountCapped(string text, int cap)
     {
         cap = Math.Max(cap, 0);
-        return text.Length > (long)CharsPerTokenCap * (cap + 1) ? cap + 1 : CountTokens(text);
+        if (text.Length > (long)CharsPerTokenCap * (cap + 1))
+        {
+            return cap + 1;
+        }
+
+        if (text.Length == 0)
+        {
+            return 0;
+        }
+
+        int index = _tokenizer.GetIndexByTokenCount(text, cap + 1, out _, out int count);
+        return index < text.Length ? cap + 1 : Math.Min(count, cap + 1);
     }
 
     /// <summary>Keeps the head and tail of <paramref name="text"/> within <paramref name="budget"/> tokens, marker included.</summary>
@@ -414,23 +450,8 @@ internal sealed partial class PromptEncoder
         int headTokens = (keep + 1) / 2;
         int tailTokens = keep - headTokens;
 
-        int headEnd = 0;
-        if (headTokens > 0)
-        {
-            int window = (int)Math.Min(text.Length, (long)CharsPerTokenCap * (headTokens + 1));
-            window = SafeEnd(text, window);
-            headEnd = HeadIndex(text.AsSpan(0, window), headTokens);
-            headEnd = SafeEnd(text, headEnd);
-        }
-
-        int tailStart = text.Length;
-        if (tailTokens > 0)
-        {
-            int window = (int)Math.Min(text.Length, (long)CharsPerTokenCap * (tailTokens + 1));
-            int windowStart = SafeStart(text, text.Length - window);
-            tailStart = windowStart + TailIndex(text.AsSpan(windowStart), tailTokens);
-            tailStart = SafeStart(text, tailStart);
-        }
+        int headEnd = headTokens > 0 ? SafeEnd(text, HeadIndex(text, headTokens)) : 0;
+        int tailStart = tailTokens > 0 ? SafeStart(text, TailIndex(text, tailTokens)) : text.Length;
 
         tailStart = Math.Max(tailStart, headEnd);
         return string.Concat(text.AsSpan(0, headEnd), TruncationMarker, text.AsSpan(tailStart));
@@ -445,17 +466,23 @@ internal sealed partial class PromptEncoder
         start > 0 && start < text.Length && char.IsHighSurrogate(text[start - 1]) && char.IsLowSurrogate(text[start]) ? start + 1 : start;
 
     /// <summary>Renders into a per-thread scratch list (valid until the next call on this thread) and returns it.</summary>
-    private List<int> Render(PromptTemplate template, string prompt, string? response)
+    private List<int> Render(PromptTemplate template, string prompt, string? response) => Render(template, prompt, response, int.MaxValue, out _);
+
+    /// <summary>Renders into a per-thread scratch list, giving up (<paramref name="complete"/> false) once more than
+    /// <paramref name="limit"/> ids are certain.</summary>
+    private List<int> Render(PromptTemplate template, string prompt, string? response, int limit, out bool complete)
     {
         CompiledSegment[] segments = ReferenceEquals(template, _promptOnly) ? _compiledPromptOnly : _compiledPromptAndResponse!;
         List<int> ids = t_scratch ??= new List<int>(512);
         ids.Clear();
+        complete = true;
         foreach (CompiledSegment segment in segments)
         {
             ids.AddRange(segment.Head);
-            if (segment.Variable.Length > 0)
+            if (segment.Variable.Length > 0 && !AppendVariable(segment.Variable, prompt, response, ids, limit))
             {
-                AppendVariable(segment.Variable, prompt, response, ids);
+                complete = false;
+                return ids;
             }
 
             ids.AddRange(segment.Tail);
@@ -465,8 +492,9 @@ internal sealed partial class PromptEncoder
         return ids;
     }
 
-    /// <summary>Encodes the variable middle of a text run (user text and the template text around it) in one tokenizer pass.</summary>
-    private void AppendVariable(TemplatePart[] parts, string prompt, string? response, List<int> ids)
+    /// <summary>Encodes the variable middle of a text run (user text and the template text around it) in one tokenizer
+    /// pass; <see langword="false"/> when it stopped because the ids passed <paramref name="limit"/>.</summary>
+    private bool AppendVariable(TemplatePart[] parts, string prompt, string? response, List<int> ids, int limit)
     {
         int length = 0;
         foreach (TemplatePart part in parts)
@@ -476,7 +504,7 @@ internal sealed partial class PromptEncoder
 
         if (length == 0)
         {
-            return;
+            return true;
         }
 
         char[] buffer = ArrayPool<char>.Shared.Rent(length);
@@ -490,7 +518,7 @@ internal sealed partial class PromptEncoder
                 at += text.Length;
             }
 
-            AppendText(buffer.AsSpan(0, length), ids);
+            return AppendText(buffer.AsSpan(0, length), ids, limit);
         }
         finally
         {
@@ -505,19 +533,19 @@ internal sealed partial class PromptEncoder
         _ => part.Text,
     };
 
-    /// <summary>Tokenizes text (no special tokens) and appends the ids, checking each is a base-vocabulary id.</summary>
-    private void AppendText(ReadOnlySpan<char> text, List<int> ids)
+    /// <summary>Tokenizes text (no special tokens) and appends the ids, checking each is a base-vocabulary id; stops
+    /// (and returns <see langword="false"/>) once the ids would pass <paramref name="limit"/>.</summary>
+    private bool AppendText(ReadOnlySpan<char> text, List<int> ids, int limit = int.MaxValue)
     {
-        if (text.Length <= MaxRunChars)
+        if (limit == int.MaxValue)
         {
             AppendChecked(_tokenizer.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true), ids);
-            return;
+            return true;
         }
 
-        foreach ((int start, int length) in Pieces(text))
-        {
-            AppendChecked(_tokenizer.EncodeToIds(text.Slice(start, length), considerPreTokenization: true, considerNormalization: true), ids);
-        }
+        int maxTokens = Math.Max(1, limit - ids.Count + 1);
+        AppendChecked(_tokenizer.EncodeToIds(text, maxTokens, out _, out int consumed, considerPreTokenization: true, considerNormalization: true), ids);
+        return consumed >= text.Length;
     }
 
     private void AppendChecked(IReadOnlyList<int> runIds, List<int> ids)
@@ -731,86 +759,56 @@ internal sealed partial class PromptEncoder
     /// <summary>A compiled template segment: cached ids, then (for runs with user text) parts tokenized per call, then cached ids.</summary>
     private sealed record CompiledSegment(int[] Head, TemplatePart[] Variable, int[] Tail);
 
-    /// <summary>The character classes whose long runs form long pre-tokenizer chunks; digits (chunked by 3) never do.</summary>
-    private static int RunClass(char c) => char.IsDigit(c) ? 0 : char.IsWhiteSpace(c) || PythonText.IsWhiteSpace(c) ? 1 : char.IsLetter(c) ? 2 : 3;
-
-    /// <summary>Splits text into pieces with at most <see cref="MaxRunChars"/> same-class characters in a row (usually one piece).</summary>
-    private static List<(int Start, int Length)> Pieces(ReadOnlySpan<char> text)
+    /// <summary>The end index of the first <paramref name="tokens"/> tokens (the whole text when it has fewer).</summary>
+    /// <remarks>Tokenizes windows of the head, each sized from the characters per token seen in the last, until the tokens end more than one piece
+    /// before the window's end or the window holds <see cref="CharsPerTokenCap"/> characters per token.</remarks>
+    private int HeadIndex(string text, int tokens)
     {
-        var pieces = new List<(int Start, int Length)>(1);
-        int pieceStart = 0;
-        int runStart = 0;
-        int runClass = -1;
-        for (int i = 0; i < text.Length; i++)
+        long max = Math.Min(text.Length, (long)CharsPerTokenCap * (tokens + 1));
+        long window = Math.Min(max, ((long)FirstWindowCharsPerToken * (tokens + 1)) + CharsPerTokenCap);
+        while (true)
         {
-            int c = RunClass(text[i]);
-            if (c != runClass || c == 0)
+            int end = SafeEnd(text, (int)window);
+            int index = end == text.Length
+                ? _tokenizer.GetIndexByTokenCount(text, tokens, out _, out int count)
+                : _tokenizer.GetIndexByTokenCount(text.AsSpan(0, end), tokens, out _, out count);
+            if (window >= max || index <= end - CharsPerTokenCap)
             {
-                runClass = c;
-                runStart = i;
+                return index;
             }
-            else if (i - runStart >= MaxRunChars && !char.IsLowSurrogate(text[i]))
-            {
-                pieces.Add((pieceStart, i - pieceStart));
-                pieceStart = i;
-                runStart = i;
-            }
-        }
 
-        pieces.Add((pieceStart, text.Length - pieceStart));
-        return pieces;
+            window = NextWindow(window, max, index, count, tokens);
+        }
     }
 
-    private int CountTokens(ReadOnlySpan<char> text)
+    /// <summary>The next window: the characters per token seen so far, times the wanted tokens, plus a quarter and two
+    /// pieces; at least twice the last window and at most <paramref name="max"/>.</summary>
+    private static long NextWindow(long window, long max, long charsSeen, int tokensSeen, int tokens)
     {
-        int count = 0;
-        foreach ((int start, int length) in Pieces(text))
-        {
-            count += _tokenizer.CountTokens(text.Slice(start, length));
-        }
-
-        return count;
+        double perToken = tokensSeen > 0 ? Math.Min(CharsPerTokenCap, (double)charsSeen / tokensSeen) : CharsPerTokenCap;
+        long estimate = (long)(perToken * (tokens + 1) * 1.25) + (2L * CharsPerTokenCap);
+        return Math.Min(max, Math.Max(estimate, window * 2));
     }
 
-    /// <summary>The end index of the first <paramref name="tokens"/> tokens (fewer when the text has fewer).</summary>
-    private int HeadIndex(ReadOnlySpan<char> text, int tokens)
+    /// <summary>The start index of the last <paramref name="tokens"/> tokens (0 when the text has fewer).</summary>
+    /// <remarks>Tokenizes windows of the tail, each sized from the characters per token seen in the last, until the tokens start more than one piece
+    /// after the window's start or the window holds <see cref="CharsPerTokenCap"/> characters per token.</remarks>
+    private int TailIndex(string text, int tokens)
     {
-        int index = 0;
-        foreach ((int start, int length) in Pieces(text))
+        long max = Math.Min(text.Length, (long)CharsPerTokenCap * (tokens + 1));
+        long window = Math.Min(max, ((long)FirstWindowCharsPerToken * (tokens + 1)) + CharsPerTokenCap);
+        while (true)
         {
-            ReadOnlySpan<char> piece = text.Slice(start, length);
-            int count = _tokenizer.CountTokens(piece);
-            if (count >= tokens)
+            int start = SafeStart(text, text.Length - (int)window);
+            int index = start == 0
+                ? _tokenizer.GetIndexByTokenCountFromEnd(text, tokens, out _, out int count)
+                : _tokenizer.GetIndexByTokenCountFromEnd(text.AsSpan(start), tokens, out _, out count);
+            if (window >= max || index >= CharsPerTokenCap)
             {
-                return start + _tokenizer.GetIndexByTokenCount(piece, tokens, out _, out _);
+                return start + index;
             }
 
-            tokens -= count;
-            index = start + length;
+            window = NextWindow(window, max, text.Length - start - index, count, tokens);
         }
-
-        return index;
-    }
-
-    /// <summary>The start index of the last <paramref name="tokens"/> tokens (fewer when the text has fewer).</summary>
-    private int TailIndex(ReadOnlySpan<char> text, int tokens)
-    {
-        List<(int Start, int Length)> pieces = Pieces(text);
-        int index = text.Length;
-        for (int p = pieces.Count - 1; p >= 0; p--)
-        {
-            (int start, int length) = pieces[p];
-            ReadOnlySpan<char> piece = text.Slice(start, length);
-            int count = _tokenizer.CountTokens(piece);
-            if (count >= tokens)
-            {
-                return start + _tokenizer.GetIndexByTokenCountFromEnd(piece, tokens, out _, out _);
-            }
-
-            tokens -= count;
-            index = start;
-        }
-
-        return index;
     }
 }
