@@ -7,6 +7,7 @@ The guard is trained as Llama Guard is used: logits of the two verdict tokens = 
 cross-entropy over those two. Never trains on the router or dev split. Prints no text (there is none in rows.jsonl).
 """
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -187,6 +188,29 @@ def store_fp16(path):
     onnx.checker.check_model(m)
     onnx.save(m, path)
     return len(casts)
+
+
+def add_max_positions(path, max_pos):
+    """Record the rows of the position table as ONNX metadata_props "max_position_embeddings", which the library reads
+    at load to refuse a maxSequenceLength the graph cannot serve."""
+    import onnx
+
+    m = onnx.load(path)
+    kept = [p for p in m.metadata_props if p.key != "max_position_embeddings"]
+    del m.metadata_props[:]
+    m.metadata_props.extend(kept)
+    entry = m.metadata_props.add()
+    entry.key, entry.value = "max_position_embeddings", str(max_pos)
+    onnx.save(m, path)
+
+
+def file_sha256(path):
+    """SHA-256 of a file, lower-case hex, read in 1 MiB chunks (the manifest's "sha256" entries)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def left_pad(seqs, pad_id=50256):
@@ -433,10 +457,13 @@ def main():
     if args.fp16_weights:
         n16 = store_fp16(os.path.join(args.out, "model.onnx"))
         print(f"[{args.name}] {n16} weight tensors stored as float16", flush=True)
+    add_max_positions(os.path.join(args.out, "model.onnx"), max_seq)
     save_safetensors(os.path.join(args.out, "verdict_rows.safetensors"),
                      {"lm_head_rows": model.verdict.detach().numpy()})
     manifest["name"] = args.name
     manifest["hiddenSize"] = args.d * args.towers
+    # Verified at load by the library: a file changed after export (even one that still parses) is refused.
+    manifest["sha256"] = {f: file_sha256(os.path.join(args.out, f)) for f in ("model.onnx", "verdict_rows.safetensors")}
     with open(os.path.join(args.out, "saferoute.json"), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")

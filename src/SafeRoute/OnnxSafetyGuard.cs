@@ -154,8 +154,10 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     /// <returns>The loaded guard. The caller owns it and must dispose it.</returns>
     /// <exception cref="ArgumentException"><paramref name="modelDirectory"/> is null or white space, or an option is out of range.</exception>
     /// <exception cref="SafeRouteException">The folder, manifest, tokenizer, ONNX graph or lm_head rows are missing, corrupt or
-    /// inconsistent, no configured execution provider is available, or ONNX Runtime's native library could not be loaded
-    /// (the app references no native ONNX Runtime package). The message names the file and the mismatch.</exception>
+    /// inconsistent (among them: a file that does not match its <c>sha256</c> entry in the manifest, verdict token ids outside
+    /// the tokenizer's vocabulary, equal verdict rows, a context longer than the graph declares it supports), no configured
+    /// execution provider is available, or ONNX Runtime's native library could not be loaded (the app references no
+    /// native ONNX Runtime package). The message names the file and the mismatch.</exception>
     public static OnnxSafetyGuard Create(string modelDirectory, GuardModelOptions? options = null, GuardTier tier = GuardTier.Small)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(modelDirectory);
@@ -190,13 +192,20 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
 
         GuardManifest manifest = GuardManifest.Load(modelDirectory);
+        manifest.VerifyFileHashes();
+        bool lengthOverridden = false;
         if (options.MaxSequenceLength is { } length)
         {
             manifest.MaxSequenceLength = length;
+            lengthOverridden = true;
         }
 
         string modelName = string.IsNullOrWhiteSpace(manifest.Name) ? manifest.Directory : manifest.Name!;
         PromptEncoder encoder = PromptEncoder.Create(manifest);
+        if (Math.Max(manifest.Verdict!.SafeTokenId, manifest.Verdict.UnsafeTokenId) >= encoder.VocabularySize)
+        {
+            throw new SafeRouteException($"The manifest '{manifest.FilePath}' is invalid: the verdict token ids ({manifest.Verdict.SafeTokenId}, {manifest.Verdict.UnsafeTokenId}) are outside the tokenizer's vocabulary of {encoder.VocabularySize} ids.");
+        }
 
         float[]? rows = null;
         int? hiddenSize = manifest.HiddenSize;
@@ -235,6 +244,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         try
         {
             hiddenSize = ValidateGraph(manifest, session, onnxPath, hiddenSize, encoder);
+            ValidateContextLength(manifest, session, onnxPath, lengthOverridden);
             return new OnnxSafetyGuard(manifest, encoder, session, rows, hiddenSize, tier, options, provider);
         }
         catch
@@ -739,7 +749,50 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             }
         }
 
+        int h = tensor.Shape[1];
+        if (tensor.Data.AsSpan(0, h).SequenceEqual(tensor.Data.AsSpan(h, h)))
+        {
+            string which = Array.TrueForAll(tensor.Data, v => v == 0f) ? "are both all zero" : "are equal";
+            throw new SafeRouteException($"The tensor 'lm_head_rows' in '{path}' is degenerate: its safe and unsafe rows {which}, so every verdict would be p = 0.5.");
+        }
+
         return (tensor.Data, tensor.Shape[1]);
+    }
+
+    /// <summary>The ONNX metadata key (model <c>metadata_props</c>) through which an exporter states how many positions
+    /// the graph supports (the rows of its position table, or its trained context).</summary>
+    internal const string MaxPositionsMetadataKey = "max_position_embeddings";
+
+    /// <summary>Rejects a context longer than the graph supports, where the graph says so: a fixed sequence dimension on
+    /// an input, or the <see cref="MaxPositionsMetadataKey"/> metadata entry. A graph that says neither (dynamic
+    /// sequence axes, no entry) is not checked: ONNX Runtime's metadata does not expose initializer shapes.</summary>
+    private static void ValidateContextLength(GuardManifest manifest, InferenceSession session, string onnxPath, bool lengthOverridden)
+    {
+        int length = manifest.MaxSequenceLength;
+        string source = lengthOverridden ? "GuardModelOptions.MaxSequenceLength" : $"'maxSequenceLength' in '{manifest.FilePath}'";
+        foreach (KeyValuePair<string, NodeMetadata> input in session.InputMetadata)
+        {
+            int[] dims = input.Value.Dimensions;
+            if (dims.Length >= 2 && dims[1] > 0 && length > dims[1])
+            {
+                throw new SafeRouteException($"The ONNX model '{onnxPath}': input '{input.Key}' has a fixed sequence length of {dims[1]}, but {source} is {length}.");
+            }
+        }
+
+        Dictionary<string, string> metadata = session.ModelMetadata.CustomMetadataMap;
+
+        if (metadata.TryGetValue(MaxPositionsMetadataKey, out string? value))
+        {
+            if (!long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long positions) || positions < 1)
+            {
+                throw new SafeRouteException($"The ONNX model '{onnxPath}' has metadata '{MaxPositionsMetadataKey}' = '{value}', which is not a positive integer.");
+            }
+
+            if (length > positions)
+            {
+                throw new SafeRouteException($"The ONNX model '{onnxPath}' supports {positions} positions (metadata '{MaxPositionsMetadataKey}'), but {source} is {length}.");
+            }
+        }
     }
 
     private static int? ValidateGraph(GuardManifest manifest, InferenceSession session, string onnxPath, int? hiddenSize, PromptEncoder encoder)

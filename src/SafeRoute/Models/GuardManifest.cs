@@ -37,11 +37,46 @@ internal sealed class GuardManifest
 
     [JsonPropertyName("padTokenId")] public int PadTokenId { get; set; }
 
+    /// <summary>Optional SHA-256 digests (64 hex digits) of the folder's files, keyed by path as the manifest names them
+    /// (relative to the folder, e.g. "model.onnx"); each listed file is hashed at load and must match.</summary>
+    [JsonPropertyName("sha256")] public Dictionary<string, string>? Sha256 { get; set; }
+
     /// <summary>The folder the manifest was read from (not serialized).</summary>
     [JsonIgnore] public string Directory { get; set; } = "";
 
     /// <summary>The manifest's full path (not serialized), for error messages.</summary>
     [JsonIgnore] public string FilePath { get; set; } = "";
+
+    /// <summary>Hashes every file listed under "sha256" (streaming, never reading a whole file into memory) and
+    /// throws when one is missing or its digest differs.</summary>
+    public void VerifyFileHashes()
+    {
+        if (Sha256 is null)
+        {
+            return;
+        }
+
+        foreach (KeyValuePair<string, string> entry in Sha256)
+        {
+            string path = Resolve(entry.Key);
+            byte[] actual;
+            try
+            {
+                using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+                actual = System.Security.Cryptography.SHA256.HashData(stream);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new SafeRouteException($"The file '{path}' listed under 'sha256' in '{FilePath}' could not be read: {ex.Message}", ex);
+            }
+
+            string hex = Convert.ToHexString(actual).ToLowerInvariant();
+            if (!string.Equals(hex, entry.Value, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new SafeRouteException($"The file '{path}' does not match its SHA-256 in '{FilePath}': expected {entry.Value.ToLowerInvariant()}, found {hex}. The file is corrupt or was replaced.");
+            }
+        }
+    }
 
     public string Resolve(string path) => Path.IsPathRooted(path) ? path : Path.GetFullPath(Path.Combine(Directory, path));
 
@@ -124,6 +159,22 @@ internal sealed class GuardManifest
         if (string.IsNullOrWhiteSpace(Inputs.InputIds))
         {
             Fail("inputs.inputIds", "is missing");
+        }
+
+        if (Sha256 is not null)
+        {
+            foreach (KeyValuePair<string, string> entry in Sha256)
+            {
+                if (string.IsNullOrWhiteSpace(entry.Key))
+                {
+                    Fail("sha256", "has an empty file name");
+                }
+
+                if (entry.Value is not { Length: 64 } || !entry.Value.All(char.IsAsciiHexDigit))
+                {
+                    Fail($"sha256.{entry.Key}", "must be 64 hex digits");
+                }
+            }
         }
 
         switch (Verdict!.Source)

@@ -71,22 +71,12 @@ internal static class Safetensors
                     continue;
                 }
 
-                string dtype = entry.Value.GetProperty("dtype").GetString() ?? "";
-                int[] shape = [.. entry.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32())];
-                JsonElement offsets = entry.Value.GetProperty("data_offsets");
-                long begin = offsets[0].GetInt64();
-                long end = offsets[1].GetInt64();
-                long count = 1;
-                foreach (int d in shape)
+                if (tensors.ContainsKey(entry.Name))
                 {
-                    if (d < 0)
-                    {
-                        throw Corrupt(name, $"tensor '{entry.Name}' has a negative dimension");
-                    }
-
-                    count *= d;
+                    throw Corrupt(name, $"tensor '{entry.Name}' appears twice in its header");
                 }
 
+                string dtype = entry.Value.GetProperty("dtype").GetString() ?? "";
                 int elementSize = dtype switch
                 {
                     "F32" => 4,
@@ -94,7 +84,46 @@ internal static class Safetensors
                     "F64" => 8,
                     _ => throw Corrupt(name, $"tensor '{entry.Name}' has dtype {dtype}; only F32, F16, BF16 and F64 are supported"),
                 };
-                if (begin < 0 || end < begin || end > data.Length || end - begin != count * elementSize)
+
+                // Dimensions are unsigned 64-bit in the format; the element count and byte size are computed with
+                // overflow-checked arithmetic, so a shape whose product wraps around cannot match a small data range.
+                JsonElement shapeElement = entry.Value.GetProperty("shape");
+                var shape = new int[shapeElement.GetArrayLength()];
+                long count = 1;
+                int axis = 0;
+                foreach (JsonElement e in shapeElement.EnumerateArray())
+                {
+                    if (!e.TryGetInt64(out long d) || d < 0)
+                    {
+                        throw Corrupt(name, $"tensor '{entry.Name}' has dimension {e.GetRawText()}, which is not a non-negative integer");
+                    }
+
+                    if (d > int.MaxValue)
+                    {
+                        throw Corrupt(name, $"tensor '{entry.Name}' has dimension {d}, larger than SafeRoute can hold ({int.MaxValue})");
+                    }
+
+                    shape[axis++] = (int)d;
+                    if (!TryMultiply(count, d, out count))
+                    {
+                        throw Corrupt(name, $"tensor '{entry.Name}' has shape [{shapeElement.GetRawText().Trim('[', ']')}], whose element count overflows 64 bits");
+                    }
+                }
+
+                if (!TryMultiply(count, elementSize, out long byteCount) || count > Array.MaxLength)
+                {
+                    throw Corrupt(name, $"tensor '{entry.Name}' has {count} elements, more than SafeRoute can hold ({Array.MaxLength})");
+                }
+
+                JsonElement offsets = entry.Value.GetProperty("data_offsets");
+                if (offsets.GetArrayLength() != 2)
+                {
+                    throw Corrupt(name, $"tensor '{entry.Name}' has {offsets.GetArrayLength()} data offsets; expected 2");
+                }
+
+                long begin = offsets[0].GetInt64();
+                long end = offsets[1].GetInt64();
+                if (begin < 0 || end < begin || end > data.Length || end - begin != byteCount)
                 {
                     throw Corrupt(name, $"tensor '{entry.Name}' has data offsets [{begin}, {end}) that do not match its shape and dtype or the file size");
                 }
@@ -202,6 +231,20 @@ internal static class Safetensors
         }
 
         return result;
+    }
+
+    /// <summary>a × b for non-negative operands; false when the product overflows a signed 64-bit integer.</summary>
+    private static bool TryMultiply(long a, long b, out long product)
+    {
+        Int128 wide = (Int128)a * b;
+        if (wide > long.MaxValue)
+        {
+            product = 0;
+            return false;
+        }
+
+        product = (long)wide;
+        return true;
     }
 
     private static SafeRouteException Corrupt(string name, string problem, Exception? inner = null)

@@ -116,6 +116,9 @@ internal sealed partial class PromptEncoder
     /// <summary>Gets the number of ranks in the tokenizer file (one more than the largest); user text ids are always below it.</summary>
     public int BaseVocabularySize { get; }
 
+    /// <summary>Gets one more than the largest id the tokenizer knows: its ranks and its special tokens.</summary>
+    public long VocabularySize { get; private init; }
+
     /// <summary>Builds the encoder a manifest describes.</summary>
     /// <param name="manifest">The manifest (its tokenizer, template and maxSequenceLength).</param>
     /// <returns>The encoder.</returns>
@@ -276,7 +279,11 @@ internal sealed partial class PromptEncoder
             throw Fail("template.suffixTokenIds", "has a negative id");
         }
 
-        var encoder = new PromptEncoder(tokenizer, regex, baseVocabularySize, manifest.MaxSequenceLength, promptOnly, promptAndResponse, [.. suffix], tpl.StripUserText, file);
+        long vocabularySize = special.Count == 0 ? baseVocabularySize : Math.Max(baseVocabularySize, special.Values.Max() + 1L);
+        var encoder = new PromptEncoder(tokenizer, regex, baseVocabularySize, manifest.MaxSequenceLength, promptOnly, promptAndResponse, [.. suffix], tpl.StripUserText, file)
+        {
+            VocabularySize = vocabularySize,
+        };
         int fixedCost = Math.Max(encoder._fixedPromptOnly, encoder._fixedPromptAndResponse);
         if (fixedCost > manifest.MaxSequenceLength)
         {

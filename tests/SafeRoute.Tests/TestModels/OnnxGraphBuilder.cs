@@ -14,6 +14,7 @@ internal sealed class OnnxGraphBuilder
     public const long DefaultIrVersion = 8;
 
     private readonly GraphProto _graph;
+    private readonly List<(string Key, string Value)> _metadata = [];
     private int _nodeCounter;
 
     public OnnxGraphBuilder(string graphName = "graph", int opset = DefaultOpset, long irVersion = DefaultIrVersion)
@@ -107,6 +108,13 @@ internal sealed class OnnxGraphBuilder
         return output;
     }
 
+    /// <summary>Adds a model-level metadata_props entry (read by ONNX Runtime as custom metadata).</summary>
+    public OnnxGraphBuilder Metadata(string key, string value)
+    {
+        _metadata.Add((key, value));
+        return this;
+    }
+
     public ModelProto ToModel()
     {
         var model = new ModelProto
@@ -117,6 +125,11 @@ internal sealed class OnnxGraphBuilder
             Graph = _graph.Clone(),
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        foreach ((string key, string value) in _metadata)
+        {
+            model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        }
+
         return model;
     }
 

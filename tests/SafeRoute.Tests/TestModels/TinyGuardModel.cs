@@ -46,6 +46,9 @@ internal static class TinyGuardModel
         if (o.WithPositionIds)
         {
             g.FloatInitializer("P", [o.MaxSequenceLength, d], reference.PositionTable);
+
+            // As the exporters do: the graph states how many positions its table has, so a longer context is refused at load.
+            g.Metadata("max_position_embeddings", o.MaxSequenceLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
             string p = g.Op("Gather", ["P", PositionIds], "position_embedded", ("axis", 0));
             e = g.Op("Add", [e, p], "embedded_with_positions");
         }
