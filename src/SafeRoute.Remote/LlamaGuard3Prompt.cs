@@ -6,7 +6,9 @@ namespace SafeRoute.Remote;
 /// <summary>
 /// Renders the exact Llama Guard 3 prompt as text for a completions API, and reads one back (for servers such as the
 /// SafeRoute.GuardServer sample). The text is the one the local path tokenizes (Meta's template for one user turn and,
-/// with a response, one agent turn; messages stripped like Python's <c>str.strip()</c>), followed by the <c>\n\n</c> the
+/// with a response, one agent turn; messages stripped like Python's <c>str.strip()</c>, with the white-space set
+/// <see cref="SafetyRequest"/> uses, so a response that is only white space gives the prompt-only template here as it
+/// does locally), followed by the <c>\n\n</c> the
 /// model emits before its verdict, so the next generated token is <c>safe</c> or <c>unsafe</c>.
 /// </summary>
 /// <remarks>
@@ -100,7 +102,7 @@ public static class LlamaGuard3Prompt
             response = conversation[(split + AgentTurn.Length)..];
         }
 
-        if (string.IsNullOrWhiteSpace(user) || (agent && string.IsNullOrWhiteSpace(response)))
+        if (PythonText.IsAllWhiteSpace(user) || (agent && PythonText.IsAllWhiteSpace(response!)))
         {
             return false;
         }

@@ -1,29 +1,52 @@
 using System.Globalization;
+using System.Text;
 
 namespace SafeRoute.Text;
 
 /// <summary>Split patterns and special tokens of the tiktoken presets a manifest can name.</summary>
 /// <remarks>
+/// <para>
 /// Patterns are the published ones (tiktoken's <c>openai_public.py</c>; Meta's Llama 3 tokenizer), in the forms
 /// without possessive quantifiers, which .NET regular expressions do not support (they match the same text).
+/// </para>
+/// <para>
+/// .NET regular expressions match UTF-16 code units, so <c>\p{L}</c> or <c>\p{N}</c> never matches a character outside
+/// the Basic Multilingual Plane (a surrogate pair), and <c>[^\s\p{L}\p{N}]</c> matches each half of one. The reference
+/// (tiktoken, Python's <c>regex</c> module) matches code points. Each class is therefore widened with an alternation of
+/// surrogate-pair ranges for the supplementary-plane code points of the class, built when this type is initialised from
+/// <see cref="Rune.GetUnicodeCategory(Rune)"/> (the Unicode version of the running .NET, which may be newer or older
+/// than the reference's: a code point assigned in only one of them can be classified differently), and a negated class
+/// matches a whole supplementary-plane code point that is neither a letter nor a number. A surrogate pair is never split;
+/// a lone surrogate (which the encoder replaces with U+FFFD beforehand) counts as "other". Text made only of BMP
+/// characters matches exactly as with the published pattern.
+/// </para>
 /// </remarks>
 internal static class TokenizerPresets
 {
-    /// <summary>Llama 3 (and cl100k_base) split pattern.</summary>
-    public const string Llama3Pattern =
+    /// <summary>The published Llama 3 (and cl100k_base) split pattern, which matches UTF-16 units.</summary>
+    internal const string Llama3PublishedPattern =
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-    /// <summary>GPT-2 / r50k_base split pattern.</summary>
-    public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+    /// <summary>The published GPT-2 / r50k_base split pattern, which matches UTF-16 units.</summary>
+    internal const string Gpt2PublishedPattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-    /// <summary>cl100k_base split pattern (the same as Llama 3's).</summary>
-    public const string Cl100kPattern = Llama3Pattern;
-
-    /// <summary>o200k_base split pattern.</summary>
-    public const string O200kPattern =
+    /// <summary>The published o200k_base split pattern, which matches UTF-16 units.</summary>
+    internal const string O200kPublishedPattern =
         @"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?" +
         @"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?" +
         @"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+    /// <summary>Gets the Llama 3 (and cl100k_base) split pattern, matching supplementary-plane characters as code points.</summary>
+    public static string Llama3Pattern => AstralPatterns.Llama3;
+
+    /// <summary>Gets the GPT-2 / r50k_base split pattern, matching supplementary-plane characters as code points.</summary>
+    public static string Gpt2Pattern => AstralPatterns.Gpt2;
+
+    /// <summary>Gets the cl100k_base split pattern (the same as Llama 3's).</summary>
+    public static string Cl100kPattern => AstralPatterns.Llama3;
+
+    /// <summary>Gets the o200k_base split pattern, matching supplementary-plane characters as code points.</summary>
+    public static string O200kPattern => AstralPatterns.O200k;
 
     /// <summary>Llama 3 <c>&lt;|begin_of_text|&gt;</c>.</summary>
     public const int BeginOfText = 128000;
@@ -107,5 +130,120 @@ internal static class TokenizerPresets
         }
 
         return tokens;
+    }
+
+    /// <summary>The patterns with code-point-aware classes, built once.</summary>
+    private static class AstralPatterns
+    {
+        // Never matches: for a class with no supplementary-plane member.
+        private const string Nothing = "(?!)";
+
+        // A lone surrogate (not half of a pair): "other", like U+FFFD which the encoder substitutes for it.
+        private const string LoneSurrogate = @"(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])";
+
+        private static readonly string Letter = Pairs(IsLetter);
+        private static readonly string Number = Pairs(IsNumber);
+        private static readonly string NotLetterOrNumber = Pairs(c => !IsLetter(c) && !IsNumber(c));
+        private static readonly string UpperLike = Pairs(c => c is UnicodeCategory.UppercaseLetter or UnicodeCategory.TitlecaseLetter or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter || IsMark(c));
+        private static readonly string LowerLike = Pairs(c => c is UnicodeCategory.LowercaseLetter or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter || IsMark(c));
+
+        // Classes: a BMP character as in the published pattern, or a supplementary-plane code point of the same class.
+        private static readonly string L = $@"(?:\p{{L}}|{Letter})";
+        private static readonly string N = $@"(?:\p{{N}}|{Number})";
+        private static readonly string OtherNoCrLf = $@"(?:[^\r\n\p{{L}}\p{{N}}\uD800-\uDFFF]|{NotLetterOrNumber}|{LoneSurrogate})";
+        private static readonly string OtherNoSpace = $@"(?:[^\s\p{{L}}\p{{N}}\uD800-\uDFFF]|{NotLetterOrNumber}|{LoneSurrogate})";
+        private static readonly string Upper = $@"(?:[\p{{Lu}}\p{{Lt}}\p{{Lm}}\p{{Lo}}\p{{M}}]|{UpperLike})";
+        private static readonly string Lower = $@"(?:[\p{{Ll}}\p{{Lm}}\p{{Lo}}\p{{M}}]|{LowerLike})";
+
+        /// <summary>Gets the Llama 3 / cl100k_base pattern.</summary>
+        public static readonly string Llama3 =
+            $@"(?i:'s|'t|'re|'ve|'m|'ll|'d)|{OtherNoCrLf}?{L}+|{N}{{1,3}}| ?{OtherNoSpace}+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+        /// <summary>Gets the GPT-2 / r50k_base pattern.</summary>
+        public static readonly string Gpt2 = $@"'s|'t|'re|'ve|'m|'ll|'d| ?{L}+| ?{N}+| ?{OtherNoSpace}+|\s+(?!\S)|\s+";
+
+        /// <summary>Gets the o200k_base pattern.</summary>
+        public static readonly string O200k =
+            $@"{OtherNoCrLf}?{Upper}*{Lower}+(?i:'s|'t|'re|'ve|'m|'ll|'d)?" +
+            $@"|{OtherNoCrLf}?{Upper}+{Lower}*(?i:'s|'t|'re|'ve|'m|'ll|'d)?" +
+            $@"|{N}{{1,3}}| ?{OtherNoSpace}+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+        private static bool IsLetter(UnicodeCategory c) => c <= UnicodeCategory.OtherLetter;
+
+        private static bool IsNumber(UnicodeCategory c) => c is UnicodeCategory.DecimalDigitNumber or UnicodeCategory.LetterNumber or UnicodeCategory.OtherNumber;
+
+        private static bool IsMark(UnicodeCategory c) => c is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark;
+
+        /// <summary>
+        /// An alternation matching the surrogate pair of every code point U+10000–U+10FFFF whose category satisfies
+        /// <paramref name="include"/>: one branch per run of high surrogates with the same set of low-surrogate ranges.
+        /// </summary>
+        private static string Pairs(Func<UnicodeCategory, bool> include)
+        {
+            var branches = new List<(int FirstHigh, int LastHigh, string Lows)>();
+            var lows = new StringBuilder();
+            for (int high = 0; high < 1024; high++)
+            {
+                lows.Clear();
+                int start = -1;
+                for (int low = 0; low <= 1024; low++)
+                {
+                    bool member = low < 1024 && include(Rune.GetUnicodeCategory(new Rune(0x10000 + (high << 10) + low)));
+                    if (member && start < 0)
+                    {
+                        start = low;
+                    }
+                    else if (!member && start >= 0)
+                    {
+                        AppendRange(lows, 0xDC00 + start, 0xDC00 + low - 1);
+                        start = -1;
+                    }
+                }
+
+                if (lows.Length == 0)
+                {
+                    continue;
+                }
+
+                string set = lows.ToString();
+                if (branches.Count > 0 && branches[^1].LastHigh == 0xD800 + high - 1 && branches[^1].Lows == set)
+                {
+                    branches[^1] = (branches[^1].FirstHigh, 0xD800 + high, set);
+                }
+                else
+                {
+                    branches.Add((0xD800 + high, 0xD800 + high, set));
+                }
+            }
+
+            if (branches.Count == 0)
+            {
+                return Nothing;
+            }
+
+            var b = new StringBuilder("(?:");
+            foreach ((int firstHigh, int lastHigh, string set) in branches)
+            {
+                if (b.Length > 3)
+                {
+                    b.Append('|');
+                }
+
+                b.Append('[');
+                AppendRange(b, firstHigh, lastHigh);
+                b.Append("][").Append(set).Append(']');
+            }
+
+            return b.Append(')').ToString();
+        }
+
+        private static void AppendRange(StringBuilder b, int first, int last)
+        {
+            b.Append(CultureInfo.InvariantCulture, $@"\u{first:X4}");
+            if (last > first)
+            {
+                b.Append(CultureInfo.InvariantCulture, $@"-\u{last:X4}");
+            }
+        }
     }
 }

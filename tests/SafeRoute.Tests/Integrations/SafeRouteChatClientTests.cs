@@ -33,6 +33,28 @@ public sealed class SafeRouteChatClientTests
     }
 
     [Test]
+    public async Task Messages_of_only_Python_white_space_count_as_absent_like_in_SafetyRequest()
+    {
+        // U+001C–U+001F are white space for Python's str.strip() (Llama Guard's template) and for SafetyRequest.
+        var blankPromptGuard = new MarkerGuard();
+        var blankPromptInner = new ScriptedChatClient(SafeReply);
+        IChatClient blankPrompt = new ChatClientBuilder(blankPromptInner).UseSafeRoute(blankPromptGuard).Build();
+        var blankReplyGuard = new MarkerGuard();
+        IChatClient blankReply = new ChatClientBuilder(new ScriptedChatClient("\u001C\u001F ")).UseSafeRoute(blankReplyGuard).Build();
+
+        await blankPrompt.GetResponseAsync("\u001C\u001D");
+        await blankReply.GetResponseAsync("a harmless question");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(blankPromptInner.Calls, Is.EqualTo(1));
+            Assert.That(blankPromptGuard.Requests.Single().Prompt, Is.EqualTo("(no user message)"), "only the reply is checked");
+            Assert.That(blankPromptGuard.Requests.Single().Response, Is.EqualTo(SafeReply));
+            Assert.That(blankReplyGuard.Requests.Single().HasResponse, Is.False, "only the prompt is checked");
+        });
+    }
+
+    [Test]
     public async Task An_unsafe_reply_is_replaced_after_the_inner_call_and_keeps_usage()
     {
         var inner = new ScriptedChatClient("Sure: " + MarkerGuard.Marker);
