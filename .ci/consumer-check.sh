@@ -11,7 +11,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 step() { echo; echo "== consumer check: $*"; }
 fail() { echo "consumer check FAILED: $*" >&2; exit 1; }
-mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000000 }'; }   # decimal megabytes, as the limits
 
 version="$(dotnet msbuild "$repo/src/SafeRoute/SafeRoute.csproj" -getProperty:PackageVersion)"
 step "pack every package (version $version, warnings are errors) into $feed"
@@ -76,7 +76,7 @@ step "CPU app published for linux-x64 (the README's advice)"
 [ -f "$work/publish/saferoute-models/default/MODEL_CARD.md" ] || fail "the model card is not beside the models in the published app"
 published=$(du -sb "$work/publish" | cut -f1)
 echo "  published app: $(mb "$published") MB"
-[ "$published" -le $((80 * 1048576)) ] || fail "the published app is $(mb "$published") MB (limit 80 MB)"
+[ "$published" -le $((80 * 1000000)) ] || fail "the published app is $(mb "$published") MB (limit 80 MB)"
 (cd "$work/publish" && ./ConsumerCheck) || fail "the published app failed"
 (cd "$cpu" && dotnet publish -c Release -p:SafeRouteVersion="$version" -o "$work/publish-any" --nologo -v:q)
 echo "  for comparison, published without a runtime identifier: $(mb "$(du -sb "$work/publish-any" | cut -f1)") MB"
@@ -101,7 +101,7 @@ store="$work/tools/.store/saferoute.cli/$version"
 payload=$(du -sb --exclude='*.nupkg' "$store" | cut -f1)
 ondisk=$(du -sb "$work/tools" | cut -f1)
 echo "  tool installed: $(mb "$payload") MB of files (plus NuGet's copies of the package: $(mb "$ondisk") MB on disk)"
-[ "$payload" -le $((60 * 1048576)) ] || fail "the tool installs $(mb "$payload") MB of files (limit 60 MB)"
+[ "$payload" -le $((60 * 1000000)) ] || fail "the tool installs $(mb "$payload") MB of files (limit 60 MB)"
 
 echo
 echo "consumer check: all passed"
