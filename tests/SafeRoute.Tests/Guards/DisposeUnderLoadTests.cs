@@ -134,21 +134,23 @@ public sealed class DisposeUnderLoadTests
     [TestCase(true)]
     public async Task Dispose_TerminatesALongRunInFlight(bool cancellable)
     {
-        using var temp = new TempDirectory("saferoute-dispose-slow");
-        TestGuard slow = TestGuardFactory.Create(temp.Path, new TestGuardOptions { Slow = true });
-        var guard = OnnxSafetyGuard.Create(slow.Directory, new GuardModelOptions { IntraOpNumThreads = 1 });
+        // A run that never finishes by itself (an ONNX Loop of long.MaxValue steps): only Dispose's Terminate can end
+        // it, so the outcome does not depend on how fast this machine is (a finite slow run raced Dispose under load).
+        using var temp = new TempDirectory("saferoute-dispose-endless");
+        TestGuard endless = TestGuardFactory.Create(temp.Path, TestGuardOptions.Small with { Endless = true });
+        var guard = OnnxSafetyGuard.Create(endless.Directory, new GuardModelOptions { IntraOpNumThreads = 1 });
         using var entered = new ManualResetEventSlim();
         guard.RunObserver = _ => entered.Set();
         using var cts = new CancellationTokenSource();
         CancellationToken token = cancellable ? cts.Token : CancellationToken.None;
         Task<SafetyVerdict> call = Task.Run(async () => await guard.EvaluateAsync(new SafetyRequest("hello weather"), token));
         Assert.That(entered.Wait(Patience), Is.True);
-        await Task.Delay(50);
 
         var timer = Stopwatch.StartNew();
-        guard.Dispose();
+        Task disposing = Task.Run(guard.Dispose); // if Dispose did not terminate the run it would wait forever
+        Assert.That(disposing.Wait(Patience), Is.True, "Dispose terminated the endless run and returned");
         timer.Stop();
-        TestContext.Out.WriteLine($"Dispose took {timer.Elapsed.TotalMilliseconds:F0} ms with a slow run in flight");
+        TestContext.Out.WriteLine($"Dispose took {timer.Elapsed.TotalMilliseconds:F0} ms with an endless run in flight");
         // (Dispose returns once the run has left the session; the caller's task completes as its exception unwinds.)
         Assert.That(
             async () => await call.WaitAsync(Patience),
