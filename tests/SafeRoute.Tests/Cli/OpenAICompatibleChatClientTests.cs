@@ -182,9 +182,15 @@ public sealed class OpenAICompatibleChatClientTests
     [Test]
     public void Cancellation_AbortsAWaitingRequestPromptly()
     {
-        using var server = Replying(new FakeReply(200, FakeOpenAIServer.Completion("too late"), Delay: TimeSpan.FromSeconds(30)));
+        using var cts = new CancellationTokenSource();
+        // The server cancels the caller's token when the request arrives, then holds its answer for 30 s: the test
+        // controls when the cancellation happens, with the request in flight, instead of racing a timer.
+        using var server = new FakeOpenAIServer(_ =>
+        {
+            cts.Cancel();
+            return new FakeReply(200, FakeOpenAIServer.Completion("too late"), Delay: TimeSpan.FromSeconds(30));
+        });
         using OpenAICompatibleChatClient client = Client(server);
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
         var clock = Stopwatch.StartNew();
 
         Assert.CatchAsync<OperationCanceledException>(() => client.GetResponseAsync(UserMessage(), cancellationToken: cts.Token));

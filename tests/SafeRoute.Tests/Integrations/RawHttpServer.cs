@@ -53,6 +53,7 @@ internal sealed class RawHttpServer : IAsyncDisposable
     private readonly Func<RawReply> _reply;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _stalling = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Task> _connections = [];
     private readonly Task _accepting;
     private int _requests;
@@ -70,6 +71,9 @@ internal sealed class RawHttpServer : IAsyncDisposable
 
     /// <summary>Gets how many requests were read completely.</summary>
     public int Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Gets a task that completes when a stalling reply has sent its head and the start of its body.</summary>
+    public Task Stalling => _stalling.Task;
 
     public static RawHttpServer Start(Func<RawReply> reply) => new(reply);
 
@@ -154,6 +158,7 @@ internal sealed class RawHttpServer : IAsyncDisposable
                 await stream.FlushAsync(_stop.Token);
                 if (reply.End == RawReplyEnd.Stall)
                 {
+                    _stalling.TrySetResult();
                     await _gate.Task.WaitAsync(_stop.Token);
                 }
                 else if (reply.End == RawReplyEnd.Endless)

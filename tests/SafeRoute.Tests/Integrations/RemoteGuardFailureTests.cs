@@ -176,8 +176,12 @@ public sealed class RemoteGuardFailureTests
         await using RawHttpServer server = RawHttpServer.Start(RawReply.StalledBody);
         await using ServiceProvider sp = Provider(server.Address, LargeGuardFailurePolicy.FailClosed);
         var guard = sp.GetRequiredService<RoutedSafetyGuard>();
-        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
-        Assert.That(async () => await WithinSafetyNet(guard.EvaluateAsync(Inputs[0], cts.Token).AsTask()), Throws.InstanceOf<OperationCanceledException>());
+        using var cts = new CancellationTokenSource();
+        Task<SafetyVerdict> call = guard.EvaluateAsync(Inputs[0], cts.Token).AsTask();
+        // Cancel once the server is holding the body (the attempt timeout is 10 s): the test controls the event, no timer.
+        await WithinSafetyNet(server.Stalling.ContinueWith(_ => true, TaskScheduler.Default));
+        await cts.CancelAsync();
+        Assert.That(async () => await WithinSafetyNet(call), Throws.InstanceOf<OperationCanceledException>());
     }
 
     [TestCase(false)]
