@@ -1,4 +1,5 @@
 """Shared helpers: data loading from the prep tool's rows.jsonl (token ids only, never text), safetensors I/O, metrics."""
+import hashlib
 import json
 import os
 import struct
@@ -46,3 +47,12 @@ def f1_stats(pred, label):
     r = tp / (tp + fn) if tp + fn else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
     return {"f1": f, "precision": p, "recall": r}
+
+
+def file_sha256(path):
+    """SHA-256 of a file, lower-case hex, read in 1 MiB chunks (the manifest's "sha256" entries)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

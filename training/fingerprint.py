@@ -9,17 +9,9 @@ import hashlib
 import os
 import sys
 
-from common import load_rows
+from common import file_sha256, load_rows
 
 out, work, dest = sys.argv[1], sys.argv[2], sys.argv[3]
-
-
-def sha(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def torch_p(name):
@@ -36,7 +28,7 @@ large = torch_p("saferoute-default-large")
 dev = [r for r in load_rows(work) if r["split"] == "dev"]
 with open(dest, "w", encoding="utf-8", newline="\n") as f:
     for rel in ("small/model.onnx", "large/model.onnx", "router.safetensors"):
-        f.write(f"# sha256 {rel} {sha(os.path.join(out, rel))}\n")
+        f.write(f"# sha256 {rel} {file_sha256(os.path.join(out, rel))}\n")
     f.write("# id\tlabel\tids_sha256\ttorch_small_p\ttorch_large_p\n")
     for r in dev:
         ids = ",".join(str(t) for t in r["ids"]).encode("ascii")

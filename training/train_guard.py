@@ -7,7 +7,6 @@ The guard is trained as Llama Guard is used: logits of the two verdict tokens = 
 cross-entropy over those two. Never trains on the router or dev split. Prints no text (there is none in rows.jsonl).
 """
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -19,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import f1_stats, load_rows, save_safetensors
+from common import f1_stats, file_sha256, load_rows, save_safetensors
 
 GPT2_VOCAB = 50257
 PAD, UNK = 0, 1
@@ -202,15 +201,6 @@ def add_max_positions(path, max_pos):
     entry = m.metadata_props.add()
     entry.key, entry.value = "max_position_embeddings", str(max_pos)
     onnx.save(m, path)
-
-
-def file_sha256(path):
-    """SHA-256 of a file, lower-case hex, read in 1 MiB chunks (the manifest's "sha256" entries)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def left_pad(seqs, pad_id=50256):
