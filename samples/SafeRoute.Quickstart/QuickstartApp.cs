@@ -20,7 +20,7 @@ public static class QuickstartApp
         {
             provider.GetRequiredService<IStartupValidator>().Validate();
             guard = provider.GetRequiredService<ISafetyGuard>();
-            await provider.GetRequiredService<RoutedSafetyGuard>().Small.WarmUpAsync(cancellationToken).ConfigureAwait(false);
+            await provider.GetRequiredService<RoutedSafetyGuard>().WarmUpAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OptionsValidationException or SafeRouteException)
         {

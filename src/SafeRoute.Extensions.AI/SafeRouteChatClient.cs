@@ -72,7 +72,7 @@ public sealed class SafeRouteChatClient : DelegatingChatClient
 
         ChatResponse response = await base.GetResponseAsync(list, options, cancellationToken).ConfigureAwait(false);
         SafetyVerdict? responseVerdict = null;
-        if (_options.Checks.HasFlag(SafeRouteChatChecks.Responses) && !SafeRoute.Text.PythonText.IsAllWhiteSpace(response.Text))
+        if (_options.Checks.HasFlag(SafeRouteChatChecks.Responses) && !SafetyText.IsBlank(response.Text))
         {
             (responseVerdict, block) = await CheckAsync(SafeRouteChatStage.Response, prompt, response.Text, cancellationToken).ConfigureAwait(false);
             if (block is not null)
@@ -225,7 +225,7 @@ public sealed class SafeRouteChatClient : DelegatingChatClient
             if (messages[i].Role == ChatRole.User)
             {
                 string text = messages[i].Text;
-                return SafeRoute.Text.PythonText.IsAllWhiteSpace(text) ? null : text;
+                return SafetyText.IsBlank(text) ? null : text;
             }
         }
 

@@ -1,5 +1,4 @@
 using System.Text;
-using SafeRoute.Text;
 
 namespace SafeRoute.Remote;
 
@@ -32,7 +31,7 @@ public static class LlamaGuard3Prompt
     public static string Render(SafetyRequest request, bool is8B = true, bool includeBeginOfText = false)
     {
         ArgumentNullException.ThrowIfNull(request);
-        string template = PromptTemplate.LlamaGuard3Text(is8B, request.HasResponse, referenceCompatiblePrefix: false);
+        string template = LlamaGuard3Template.Text(is8B, request.HasResponse);
         if (!includeBeginOfText && template.StartsWith(BeginOfText, StringComparison.Ordinal))
         {
             template = template[BeginOfText.Length..];
@@ -102,7 +101,7 @@ public static class LlamaGuard3Prompt
             response = conversation[(split + AgentTurn.Length)..];
         }
 
-        if (PythonText.IsAllWhiteSpace(user) || (agent && PythonText.IsAllWhiteSpace(response!)))
+        if (SafetyText.IsBlank(user) || (agent && SafetyText.IsBlank(response!)))
         {
             return false;
         }
@@ -111,5 +110,5 @@ public static class LlamaGuard3Prompt
         return true;
     }
 
-    private static string Clean(string text) => Neutralize(PythonText.ReplaceLoneSurrogates(PythonText.Strip(text)));
+    private static string Clean(string text) => Neutralize(SafetyText.ReplaceLoneSurrogates(SafetyText.Strip(text)));
 }

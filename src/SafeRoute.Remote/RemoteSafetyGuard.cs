@@ -226,7 +226,7 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
             double eu = Math.Exp(u - m);
             double es = Math.Exp(s - m);
             float p = (float)(eu / (eu + es));
-            if (p == VerdictMath.DecisionThreshold)
+            if (p == SafetyVerdict.DecisionThreshold)
             {
                 reason = "'safe' and 'unsafe' tie (p(unsafe) is exactly the decision threshold)";
                 return false;
@@ -438,7 +438,7 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
 
                 verdicts[index] = new SafetyVerdict
                 {
-                    IsUnsafe = p > VerdictMath.DecisionThreshold,
+                    IsUnsafe = p > SafetyVerdict.DecisionThreshold,
                     UnsafeProbability = p,
                     DecidedBy = _options.Tier,
                     ModelName = _options.Model,

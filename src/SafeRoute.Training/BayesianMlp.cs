@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using SafeRoute.Routing;
+using SafeRoute.Training.Shared;
 
 namespace SafeRoute.Training;
 
@@ -22,7 +23,7 @@ namespace SafeRoute.Training;
 /// </remarks>
 internal sealed class BayesianMlp
 {
-    public const float LayerNormEps = MlpRouterWeights.DefaultLayerNormEps;
+    public const float LayerNormEps = 1e-5f;
 
     private readonly ParallelOptions _parallel;
 
@@ -300,7 +301,7 @@ internal sealed class BayesianMlp
 
     // The core router's LayerNorm + ReLU, keeping x̂ and 1/σ for the backward pass.
     private static float NormRelu(Span<float> values, Span<float> xhat, Span<float> relu, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta) =>
-        MlpRouter.LayerNormRelu(values, xhat, relu, gamma, beta, LayerNormEps);
+        RouterMath.LayerNormRelu(values, xhat, relu, gamma, beta, LayerNormEps);
 
     private void Backward(int batch)
     {

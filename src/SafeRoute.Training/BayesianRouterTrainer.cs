@@ -1,4 +1,5 @@
 using SafeRoute.Routing;
+using SafeRoute.Training.Shared;
 
 namespace SafeRoute.Training;
 
@@ -141,7 +142,7 @@ public sealed class BayesianRouterTrainer
             progress?.Report(new RouterTrainingProgress(epoch + 1, o.Epochs, epochLosses[epoch]));
         }
 
-        MlpRouter router = MlpRouter.FromWeights(net.ToWeights());
+        MlpRouter router = ToRouter(net.ToWeights());
         float[] validationScores = Score(net, features, featureSize, validation);
         double validationLoss = double.NaN;
         bool[] predicted = new bool[validation.Length];
@@ -228,5 +229,14 @@ public sealed class BayesianRouterTrainer
         train.Sort();
         validation.Sort();
         return ([.. train], [.. validation]);
+    }
+
+    /// <summary>The trained weights as a router, through the router file format (the public contract with the core).</summary>
+    private static MlpRouter ToRouter(MlpRouterWeights weights)
+    {
+        using var stream = new MemoryStream();
+        Safetensors.Write(stream, weights.ToTensors(), MlpRouterWeights.Metadata(weights.LayerNormEps, threshold: null));
+        stream.Position = 0;
+        return MlpRouter.Load(stream, "trained router");
     }
 }

@@ -95,12 +95,11 @@ public sealed class FeatureCache : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(small);
         ArgumentNullException.ThrowIfNull(large);
-        if (!small.HasFeatures)
+        if (small.FeatureSize is not { } hidden)
         {
             throw new SafeRouteException($"The small guard '{small.Name}' exposes no hidden state ('hiddenStateOutput'), so it cannot feed a router cache.");
         }
 
-        int hidden = small.HiddenSize ?? small.ForwardBatch([new SafetyRequest("hello")], wantFeatures: true, CancellationToken.None)[0].Features!.Length;
         GuardModelIdentity smallId = GuardModelIdentity.FromModelDirectory(small.ModelDirectory);
         GuardModelIdentity largeId = GuardModelIdentity.FromModelDirectory(large.ModelDirectory);
         string full = System.IO.Path.GetFullPath(path);
@@ -316,15 +315,16 @@ public sealed class FeatureCache : IDisposable
             requests[i] = batch[i].ToRequest();
         }
 
-        GuardOutput[] small = _small!.ForwardBatch(requests, wantFeatures: true, cancellationToken);
-        GuardOutput[] large = _large!.ForwardBatch(requests, wantFeatures: false, cancellationToken);
+        // The ONNX guards score a batch synchronously on the calling thread; the tasks are complete when they return.
+        IReadOnlyList<GuardScore> small = _small!.ScoreBatchAsync(requests, includeFeatures: true, cancellationToken).AsTask().GetAwaiter().GetResult();
+        IReadOnlyList<GuardScore> large = _large!.ScoreBatchAsync(requests, includeFeatures: false, cancellationToken).AsTask().GetAwaiter().GetResult();
         cancellationToken.ThrowIfCancellationRequested();
 
         // From here on nothing observes the token: the batch is written whole.
         byte[] buffer = new byte[_recordBytes * batch.Count];
         for (int i = 0; i < batch.Count; i++)
         {
-            float[] features = small[i].Features!;
+            ReadOnlySpan<float> features = small[i].Features.Span;
             if (features.Length != HiddenSize)
             {
                 throw new SafeRouteException(string.Create(CultureInfo.InvariantCulture, $"The small guard returned {features.Length} features; the cache '{Path}' holds {HiddenSize}."));
@@ -333,7 +333,7 @@ public sealed class FeatureCache : IDisposable
             Span<byte> r = buffer.AsSpan(i * _recordBytes, _recordBytes);
             WriteKey(batch[i].Id, r[..KeyBytes]);
             r[KeyBytes] = (byte)batch[i].Label;
-            r[KeyBytes + 1] = (byte)((small[i].Truncated ? 1 : 0) | (large[i].Truncated ? 2 : 0));
+            r[KeyBytes + 1] = (byte)((small[i].WasTruncated ? 1 : 0) | (large[i].WasTruncated ? 2 : 0));
             Span<byte> body = r[(KeyBytes + 4)..];
             BinaryPrimitives.WriteSingleLittleEndian(body, small[i].SafeLogit);
             BinaryPrimitives.WriteSingleLittleEndian(body[4..], small[i].UnsafeLogit);

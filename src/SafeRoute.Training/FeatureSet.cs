@@ -35,8 +35,8 @@ public sealed class FeatureSet
         _largeP = new float[labels.Length];
         for (int i = 0; i < labels.Length; i++)
         {
-            _smallP[i] = VerdictMath.UnsafeProbability(smallSafe[i], smallUnsafe[i]);
-            _largeP[i] = VerdictMath.UnsafeProbability(largeSafe[i], largeUnsafe[i]);
+            _smallP[i] = GuardScore.ProbabilityFromLogits(smallSafe[i], smallUnsafe[i]);
+            _largeP[i] = GuardScore.ProbabilityFromLogits(largeSafe[i], largeUnsafe[i]);
         }
 
         _hard = Training.HardLabels.Compute(_smallP, _largeP, labels);

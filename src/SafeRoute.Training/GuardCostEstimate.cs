@@ -1,4 +1,3 @@
-using SafeRoute.Models;
 
 namespace SafeRoute.Training;
 
@@ -18,12 +17,8 @@ public static class GuardCostEstimate
     public static double FlopsPerToken(string modelDirectory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(modelDirectory);
-        GuardManifest manifest = GuardManifest.Load(modelDirectory);
-        string onnx = manifest.Resolve(manifest.Onnx);
-        if (!File.Exists(onnx))
-        {
-            throw new SafeRouteException($"The ONNX model '{onnx}' named by '{manifest.FilePath}' does not exist.");
-        }
+        GuardModelFolder folder = GuardModelFolder.Load(modelDirectory);
+        string onnx = folder.OnnxPath;
 
         long bytes = new FileInfo(onnx).Length;
         string directory = Path.GetDirectoryName(onnx)!;

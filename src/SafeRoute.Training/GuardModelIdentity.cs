@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using SafeRoute.Models;
 
 namespace SafeRoute.Training;
 
@@ -45,15 +44,11 @@ public sealed class GuardModelIdentity : IEquatable<GuardModelIdentity>
     public static GuardModelIdentity FromModelDirectory(string modelDirectory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(modelDirectory);
-        GuardManifest manifest = GuardManifest.Load(modelDirectory);
-        string onnx = manifest.Resolve(manifest.Onnx);
-        if (!File.Exists(onnx))
-        {
-            throw new SafeRouteException($"The ONNX model '{onnx}' named by '{manifest.FilePath}' does not exist.");
-        }
+        GuardModelFolder folder = GuardModelFolder.Load(modelDirectory);
+        string onnx = folder.OnnxPath;
 
-        string name = Path.GetFileName(manifest.Directory.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar));
-        return new GuardModelIdentity(name, HashFile(onnx), HashFile(manifest.FilePath));
+        string name = Path.GetFileName(folder.Directory.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar));
+        return new GuardModelIdentity(name, HashFile(onnx), HashFile(folder.ManifestPath));
     }
 
     /// <inheritdoc/>

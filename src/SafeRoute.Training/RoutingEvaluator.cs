@@ -138,8 +138,7 @@ public static class RoutingEvaluator
     /// <exception cref="ArgumentNullException"><paramref name="small"/> is null.</exception>
     public static float MeasureContentFree(OnnxSafetyGuard small)
     {
-        ArgumentNullException.ThrowIfNull(small);
-        return RouterFactory.MeasureContentFree(small);
+        return ContextualCalibrationRouter.MeasureContentFree(small);
     }
 
     // The core's rule: route when the score is above the threshold, and always on NaN.

@@ -46,6 +46,10 @@ public sealed class GuardModelOptions
     /// <value>The default is <see langword="null"/>: the manifest's value.</value>
     public int? MaxSequenceLength { get; set; }
 
+    /// <summary>Gets or sets how categories are reported and which are ignored (guards whose family has categories).</summary>
+    [System.Diagnostics.CodeAnalysis.Experimental(DiagnosticIds.Scoring)]
+    public CategoryOptions Categories { get; set; } = new();
+
     /// <summary>Gets or sets a hook that edits the ONNX Runtime session options after SafeRoute has set them
     /// (threads, optimisation level, execution providers) and before the session is created.</summary>
     /// <value>The default is <see langword="null"/>.</value>

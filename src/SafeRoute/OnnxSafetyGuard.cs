@@ -26,17 +26,19 @@ namespace SafeRoute;
 /// pool instead; a cancelled token then removes the call from the queue (a batch already running is not stopped).
 /// Batches are sorted by length and run in groups of similar length; verdicts keep the callers' order.
 /// </remarks>
-public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposable
+public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDisposable
 {
     private const string WarmUpText = "Hello, how are you today?";
 
     private readonly InferenceSession _session;
-    private readonly PromptEncoder _encoder;
+    private readonly IPromptEncoder _encoder;
+    private readonly ClassifierHead? _classifier;
+    private readonly CategoryHead? _categories;
     private readonly GuardManifest _manifest;
     private readonly float[]? _verdictRows; // [2, H]: safe row, unsafe row
     private readonly string _inputIdsName;
     private readonly string? _attentionMaskName;
-    private readonly string? _positionIdsName;
+    private readonly string? _positionIdsName; // decoder: position ids; classifier: token type ids
     private readonly string[] _outputNames;
     private readonly string[] _inputNames;
     private readonly RunOptions _sharedRunOptions = new();
@@ -60,8 +62,9 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     private int? _hiddenSize;
     private long _runCount;
 
-    private OnnxSafetyGuard(GuardManifest manifest, PromptEncoder encoder, InferenceSession session, float[]? verdictRows, int? hiddenSize, GuardTier tier, GuardModelOptions options, ExecutionProvider provider)
+    private OnnxSafetyGuard(GuardManifest manifest, IPromptEncoder encoder, InferenceSession session, float[]? verdictRows, int? hiddenSize, GuardTier tier, GuardModelOptions options, ExecutionProvider provider, CategoryHead? categories)
     {
+        _categories = categories;
         _manifest = manifest;
         _encoder = encoder;
         _session = session;
@@ -76,18 +79,30 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         IReadOnlyDictionary<string, NodeMetadata> inputs = session.InputMetadata;
         _inputIdsName = manifest.Inputs.InputIds;
         _attentionMaskName = manifest.Inputs.AttentionMask is { } am && inputs.ContainsKey(am) ? am : null;
-        _positionIdsName = manifest.Inputs.PositionIds is { } pi && inputs.ContainsKey(pi) ? pi : null;
+        string? thirdInput = manifest.ModelKind == GuardModelKind.Classifier ? manifest.Inputs.TokenTypeIds : manifest.Inputs.PositionIds;
+        _positionIdsName = thirdInput is { } pi && inputs.ContainsKey(pi) ? pi : null;
 
         var outputs = new List<string>(2);
         _hiddenOutputIndex = -1;
         _logitsOutputIndex = -1;
-        if (manifest.HiddenStateOutput is { } hiddenName && session.OutputMetadata.ContainsKey(hiddenName))
+        if (manifest.Classifier is { } head)
+        {
+            _classifier = new ClassifierHead(head, options.Categories);
+            _logitsOutputIndex = outputs.Count;
+            outputs.Add(head.LogitsOutput);
+            if (head.FeaturesOutput is { } featuresName && session.OutputMetadata.ContainsKey(featuresName))
+            {
+                _hiddenOutputIndex = outputs.Count;
+                outputs.Add(featuresName);
+            }
+        }
+        else if (manifest.HiddenStateOutput is { } hiddenName && session.OutputMetadata.ContainsKey(hiddenName))
         {
             _hiddenOutputIndex = outputs.Count;
             outputs.Add(hiddenName);
         }
 
-        if (manifest.Verdict!.Source == VerdictSource.Logits)
+        if (manifest.Verdict?.Source == VerdictSource.Logits)
         {
             _logitsOutputIndex = outputs.Count;
             outputs.Add(manifest.Verdict.LogitsOutput!);
@@ -133,6 +148,11 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     /// <summary>Gets the context length in tokens; longer inputs are truncated (see <see cref="SafetyVerdict.WasTruncated"/>).</summary>
     public int MaxSequenceLength => _encoder.MaxSequenceLength;
 
+    /// <inheritdoc/>
+    /// <remarks>The hidden size when the graph exposes a hidden state (its last position for a decoder), else <see langword="null"/>.</remarks>
+    [System.Diagnostics.CodeAnalysis.Experimental(DiagnosticIds.Scoring)]
+    public int? FeatureSize => HasFeatures ? _hiddenSize : null;
+
     internal bool HasFeatures => _hiddenOutputIndex >= 0;
 
     /// <summary>How many ONNX Runtime runs this guard has started (diagnostics and tests).</summary>
@@ -141,7 +161,11 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
     /// <summary>Called with the batch size just before each ONNX Runtime run (tests and diagnostics).</summary>
     internal Action<int>? RunObserver { get; set; }
 
-    internal PromptEncoder Encoder => _encoder;
+    internal IPromptEncoder Encoder => _encoder;
+
+    /// <summary>Gets the kind of model this guard runs.</summary>
+    [System.Diagnostics.CodeAnalysis.Experimental(DiagnosticIds.Scoring)]
+    public GuardModelKind Kind => _classifier is null ? GuardModelKind.Decoder : GuardModelKind.Classifier;
 
     /// <summary>Gets the micro-batcher, or <see langword="null"/> when micro-batching is off.</summary>
     internal MicroBatcher? Batcher => _batcher;
@@ -200,16 +224,48 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             lengthOverridden = true;
         }
 
-        string modelName = string.IsNullOrWhiteSpace(manifest.Name) ? manifest.Directory : manifest.Name!;
-        PromptEncoder encoder = PromptEncoder.Create(manifest);
-        if (Math.Max(manifest.Verdict!.SafeTokenId, manifest.Verdict.UnsafeTokenId) >= encoder.VocabularySize)
+        if (options.Categories is null)
         {
-            throw new SafeRouteException($"The manifest '{manifest.FilePath}' is invalid: the verdict token ids ({manifest.Verdict.SafeTokenId}, {manifest.Verdict.UnsafeTokenId}) are outside the tokenizer's vocabulary of {encoder.VocabularySize} ids.");
+            throw new ArgumentException("GuardModelOptions.Categories must not be null.", nameof(options));
+        }
+
+        if (options.Categories.Problems() is { Count: > 0 } categoryProblems)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "GuardModelOptions.Categories." + string.Join(" GuardModelOptions.Categories.", categoryProblems));
+        }
+
+        string modelName = string.IsNullOrWhiteSpace(manifest.Name) ? manifest.Directory : manifest.Name!;
+        IPromptEncoder encoder;
+        if (manifest.ModelKind == GuardModelKind.Classifier)
+        {
+            encoder = ClassifierEncoder.Create(manifest);
+        }
+        else
+        {
+            var promptEncoder = PromptEncoder.Create(manifest);
+            if (Math.Max(manifest.Verdict!.SafeTokenId, manifest.Verdict.UnsafeTokenId) >= promptEncoder.VocabularySize)
+            {
+                throw new SafeRouteException($"The manifest '{manifest.FilePath}' is invalid: the verdict token ids ({manifest.Verdict.SafeTokenId}, {manifest.Verdict.UnsafeTokenId}) are outside the tokenizer's vocabulary of {promptEncoder.VocabularySize} ids.");
+            }
+
+            encoder = promptEncoder;
         }
 
         float[]? rows = null;
         int? hiddenSize = manifest.HiddenSize;
-        if (manifest.Verdict!.Source == VerdictSource.LmHeadRows)
+        CategoryHead? categoryHead = null;
+        if (manifest.Categories is not null && options.Categories.Enabled)
+        {
+            categoryHead = CategoryHead.Load(manifest, options.Categories, ((PromptEncoder)encoder).VocabularySize);
+            if (hiddenSize is { } declaredHidden && declaredHidden != categoryHead.HiddenSize)
+            {
+                throw new SafeRouteException($"The manifest '{manifest.FilePath}' declares hiddenSize {declaredHidden} but the category rows have {categoryHead.HiddenSize} columns.");
+            }
+
+            hiddenSize = categoryHead.HiddenSize;
+        }
+
+        if (manifest.Verdict?.Source == VerdictSource.LmHeadRows)
         {
             (rows, int rowsHidden) = LoadVerdictRows(manifest);
             if (hiddenSize is { } declared && declared != rowsHidden)
@@ -243,9 +299,11 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
 
         try
         {
-            hiddenSize = ValidateGraph(manifest, session, onnxPath, hiddenSize, encoder);
+            hiddenSize = manifest.ModelKind == GuardModelKind.Classifier
+                ? ClassifierHead.ValidateGraph(manifest, session, onnxPath, hiddenSize)
+                : ValidateGraph(manifest, session, onnxPath, hiddenSize);
             ValidateContextLength(manifest, session, onnxPath, lengthOverridden);
-            return new OnnxSafetyGuard(manifest, encoder, session, rows, hiddenSize, tier, options, provider);
+            return new OnnxSafetyGuard(manifest, encoder, session, rows, hiddenSize, tier, options, provider, categoryHead);
         }
         catch
         {
@@ -265,8 +323,14 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             return EvaluateBatchedAsync(_batcher.EnqueueAsync(_encoder.Encode(request, cancellationToken), wantFeatures: false, cancellationToken));
         }
 
+        if (_encoder is not PromptEncoder promptEncoder || _categories is not null)
+        {
+            // Classifiers (windows) and guards with a category pass take the batch path.
+            return new ValueTask<SafetyVerdict>(ToVerdict(ForwardBatch([request], wantFeatures: false, cancellationToken)[0]));
+        }
+
         // The ids stay in this thread's encoder buffer: nothing between encoding and the run encodes again.
-        ReadOnlySpan<int> ids = _encoder.EncodeTransient(request, out bool truncated, cancellationToken);
+        ReadOnlySpan<int> ids = promptEncoder.EncodeTransient(request, out bool truncated, cancellationToken);
         GuardOutput output = default;
         RunChunk([], ids, truncated, new Span<GuardOutput>(ref output), wantFeatures: false, cancellationToken);
         return new ValueTask<SafetyVerdict>(ToVerdict(output));
@@ -283,6 +347,27 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
 
         return new ValueTask<IReadOnlyList<SafetyVerdict>>(verdicts);
+    }
+
+    /// <inheritdoc/>
+    [System.Diagnostics.CodeAnalysis.Experimental(DiagnosticIds.Scoring)]
+    public ValueTask<IReadOnlyList<GuardScore>> ScoreBatchAsync(IReadOnlyList<SafetyRequest> requests, bool includeFeatures, CancellationToken cancellationToken = default)
+    {
+        ValueTask<GuardOutput[]> pending = ForwardBatchAsync(requests, includeFeatures, cancellationToken);
+        return pending.IsCompletedSuccessfully ? new ValueTask<IReadOnlyList<GuardScore>>(ToScores(pending.Result)) : AwaitScoresAsync(pending);
+
+        static async ValueTask<IReadOnlyList<GuardScore>> AwaitScoresAsync(ValueTask<GuardOutput[]> pending) => ToScores(await pending.ConfigureAwait(false));
+    }
+
+    private static GuardScore[] ToScores(GuardOutput[] outputs)
+    {
+        var scores = new GuardScore[outputs.Length];
+        for (int i = 0; i < outputs.Length; i++)
+        {
+            scores[i] = outputs[i].ToScore();
+        }
+
+        return scores;
     }
 
     /// <summary>Runs the model once on a fixed benign input so that the first real request does not pay for
@@ -439,6 +524,93 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             throw new InvalidOperationException($"Guard model '{Name}' exposes no hidden-state output ('hiddenStateOutput' in its manifest), so a feature router cannot read it.");
         }
 
+        GuardOutput[] results = Array.Exists(encoded, e => e.MoreWindows is not null)
+            ? ForwardWindows(encoded, wantFeatures, cancellationToken)
+            : ForwardRows(encoded, wantFeatures, cancellationToken);
+        return _categories is null ? results : AddCategories(encoded, results, cancellationToken);
+    }
+
+    /// <summary>Classifiers: every window of every input in one batch; per input, the window with the highest p(unsafe) decides.</summary>
+    private GuardOutput[] ForwardWindows(EncodedPrompt[] encoded, bool wantFeatures, CancellationToken cancellationToken)
+    {
+        var rows = new List<EncodedPrompt>(encoded.Length * 2);
+        var owners = new List<int>(encoded.Length * 2);
+        for (int i = 0; i < encoded.Length; i++)
+        {
+            rows.Add(encoded[i] with { MoreWindows = null });
+            owners.Add(i);
+            foreach (EncodedPrompt window in encoded[i].MoreWindows ?? [])
+            {
+                rows.Add(window);
+                owners.Add(i);
+            }
+        }
+
+        GuardOutput[] outputs = ForwardRows([.. rows], wantFeatures, cancellationToken);
+        var results = new GuardOutput[encoded.Length];
+        var seen = new bool[encoded.Length];
+        for (int r = 0; r < outputs.Length; r++)
+        {
+            int i = owners[r];
+            if (!seen[i] || outputs[r].UnsafeProbability > results[i].UnsafeProbability)
+            {
+                results[i] = outputs[r];
+                seen[i] = true;
+            }
+        }
+
+        for (int i = 0; i < results.Length; i++)
+        {
+            if (encoded[i].Truncated && !results[i].Truncated)
+            {
+                GuardOutput o = results[i];
+                results[i] = new GuardOutput(o.SafeLogit, o.UnsafeLogit, o.Features, truncated: true, o.Categories);
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>Llama Guard 3 categories: one more pass, over the unsafe rows only, with the category prefix appended.</summary>
+    private GuardOutput[] AddCategories(EncodedPrompt[] encoded, GuardOutput[] results, CancellationToken cancellationToken)
+    {
+        List<int>? unsafeRows = null;
+        for (int i = 0; i < results.Length; i++)
+        {
+            if (results[i].UnsafeProbability > VerdictMath.DecisionThreshold)
+            {
+                (unsafeRows ??= []).Add(i);
+            }
+        }
+
+        if (unsafeRows is null)
+        {
+            return results;
+        }
+
+        var extended = new EncodedPrompt[unsafeRows.Count];
+        for (int k = 0; k < extended.Length; k++)
+        {
+            extended[k] = new EncodedPrompt(_categories!.Extend(encoded[unsafeRows[k]].TokenIds), false);
+        }
+
+        GuardOutput[] hidden = ForwardRows(extended, wantFeatures: true, cancellationToken);
+        for (int k = 0; k < extended.Length; k++)
+        {
+            int i = unsafeRows[k];
+            GuardOutput o = results[i];
+            (CategoryScore[] categories, float p) = _categories!.Score(hidden[k].Features, o.UnsafeProbability);
+            GuardScore adjusted = p == o.UnsafeProbability ? default : GuardScore.FromProbability(p);
+            results[i] = p == o.UnsafeProbability
+                ? new GuardOutput(o.SafeLogit, o.UnsafeLogit, o.Features, o.Truncated, categories)
+                : new GuardOutput(adjusted.SafeLogit, adjusted.UnsafeLogit, o.Features, o.Truncated, categories);
+        }
+
+        return results;
+    }
+
+    private GuardOutput[] ForwardRows(EncodedPrompt[] encoded, bool wantFeatures, CancellationToken cancellationToken)
+    {
         var results = new GuardOutput[encoded.Length];
         if (encoded.Length == 1)
         {
@@ -543,7 +715,25 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         try
         {
             long pad = _manifest.PadTokenId;
-            for (int r = 0; r < batch; r++)
+            for (int r = 0; _classifier is not null && r < batch; r++)
+            {
+                // Classifiers: right padding, token type ids in the third buffer.
+                EncodedPrompt row = rows[r];
+                int rowStart = r * seq;
+                int length = row.TokenIds.Length;
+                for (int j = 0; j < length; j++)
+                {
+                    ids[rowStart + j] = row.TokenIds[j];
+                    mask[rowStart + j] = 1;
+                    positions[rowStart + j] = row.TypeIds is { } types ? types[j] : 0;
+                }
+
+                ids.AsSpan(rowStart + length, seq - length).Fill(pad);
+                mask.AsSpan(rowStart + length, seq - length).Clear();
+                positions.AsSpan(rowStart + length, seq - length).Clear();
+            }
+
+            for (int r = 0; _classifier is null && r < batch; r++)
             {
                 ReadOnlySpan<int> tokens = single ? singleIds : rows[r].TokenIds;
                 int offset = seq - tokens.Length;
@@ -624,6 +814,12 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
 
     private void ReadOutputs(IDisposableReadOnlyCollection<OrtValue> outputs, ReadOnlySpan<EncodedPrompt> rows, bool singleTruncated, Span<GuardOutput> results, int batch, int seq, bool wantFeatures)
     {
+        if (_classifier is not null)
+        {
+            ReadClassifierOutputs(outputs, rows, results, batch, seq, wantFeatures);
+            return;
+        }
+
         ReadOnlySpan<float> hidden = default;
         int hiddenSize = 0;
         if (_hiddenOutputIndex >= 0)
@@ -686,6 +882,59 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             }
 
             results[r] = new GuardOutput(safe, @unsafe, wantFeatures ? h.ToArray() : null, rows.IsEmpty ? singleTruncated : rows[r].Truncated);
+        }
+    }
+
+    private void ReadClassifierOutputs(IDisposableReadOnlyCollection<OrtValue> outputs, ReadOnlySpan<EncodedPrompt> rows, Span<GuardOutput> results, int batch, int seq, bool wantFeatures)
+    {
+        OrtValue logitsValue = outputs[_logitsOutputIndex];
+        ReadOnlySpan<float> logits = logitsValue.GetTensorDataAsSpan<float>();
+        int labels = _classifier!.Labels;
+        if (logits.Length != (long)batch * labels)
+        {
+            long[] shape = logitsValue.GetTensorTypeAndShape().Shape;
+            throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.Classifier!.LogitsOutput}' has shape [{string.Join(", ", shape)}]; expected [{batch}, {labels}].");
+        }
+
+        ReadOnlySpan<float> features = default;
+        int featureSize = 0;
+        int featureStride = 0;
+        if (wantFeatures)
+        {
+            OrtValue featuresValue = outputs[_hiddenOutputIndex];
+            long[] shape = featuresValue.GetTensorTypeAndShape().Shape;
+            bool pooled = shape.Length == 2 && shape[0] == batch;
+            bool sequence = shape.Length == 3 && shape[0] == batch && shape[1] == seq;
+            if (!pooled && !sequence)
+            {
+                throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.Classifier!.FeaturesOutput}' has shape [{string.Join(", ", shape)}]; expected [{batch}, H] or [{batch}, {seq}, H].");
+            }
+
+            featureSize = (int)shape[^1];
+            if (_hiddenSize is { } known && known != featureSize)
+            {
+                throw new SafeRouteException($"Guard model '{Name}': output '{_manifest.Classifier!.FeaturesOutput}' has {featureSize} features, but {known} were expected.");
+            }
+
+            _hiddenSize ??= featureSize;
+            featureStride = pooled ? featureSize : seq * featureSize; // [batch, seq, H]: the first token of each row
+            features = featuresValue.GetTensorDataAsSpan<float>();
+        }
+
+        for (int r = 0; r < batch; r++)
+        {
+            ReadOnlySpan<float> row = logits.Slice(r * labels, labels);
+            foreach (float z in row)
+            {
+                if (!float.IsFinite(z))
+                {
+                    throw new SafeRouteException($"Guard model '{Name}' produced non-finite logits; refusing to return a verdict.");
+                }
+            }
+
+            (float safe, float @unsafe, CategoryScore[]? categories) = _classifier.Score(row);
+            float[]? f = wantFeatures ? features.Slice(r * featureStride, featureSize).ToArray() : null;
+            results[r] = new GuardOutput(safe, @unsafe, f, rows[r].Truncated, categories);
         }
     }
 
@@ -795,7 +1044,7 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
         }
     }
 
-    private static int? ValidateGraph(GuardManifest manifest, InferenceSession session, string onnxPath, int? hiddenSize, PromptEncoder encoder)
+    private static int? ValidateGraph(GuardManifest manifest, InferenceSession session, string onnxPath, int? hiddenSize)
     {
         IReadOnlyDictionary<string, NodeMetadata> inputs = session.InputMetadata;
         IReadOnlyDictionary<string, NodeMetadata> outputs = session.OutputMetadata;
@@ -866,7 +1115,6 @@ public sealed class OnnxSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposabl
             }
         }
 
-        _ = encoder;
         return hiddenSize;
 
         void CheckHidden(NodeMetadata meta)

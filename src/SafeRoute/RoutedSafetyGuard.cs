@@ -33,7 +33,7 @@ namespace SafeRoute;
 /// </remarks>
 public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposable
 {
-    private readonly OnnxSafetyGuard _small;
+    private readonly IScoringSafetyGuard _small;
     private readonly ISafetyGuard _large;
     private readonly ISafetyRouter _router;
     private readonly bool _ownsGuards;
@@ -47,7 +47,8 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     private readonly TimeProvider _timeProvider;
 
     /// <summary>Creates a routed guard.</summary>
-    /// <param name="small">The small guard; it must expose a hidden state when the router reads features.</param>
+    /// <param name="small">The small guard: an <see cref="OnnxSafetyGuard"/> or any other <see cref="IScoringSafetyGuard"/>; it must
+    /// expose features (<see cref="IScoringSafetyGuard.FeatureSize"/>) when the router reads them.</param>
     /// <param name="large">The large guard: an <see cref="OnnxSafetyGuard"/> or any other <see cref="ISafetyGuard"/>.</param>
     /// <param name="router">The router.</param>
     /// <param name="options">Threshold, failure policy and ownership; <see langword="null"/> for the defaults.</param>
@@ -56,7 +57,8 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     /// <see cref="RoutedSafetyGuardOptions.LargeGuardTimeout"/> is not greater than zero and at most one hour.</exception>
     /// <exception cref="SafeRouteException">The router reads a feature vector whose size differs from the small guard's hidden size,
     /// or the small guard exposes no hidden state.</exception>
-    public RoutedSafetyGuard(OnnxSafetyGuard small, ISafetyGuard large, ISafetyRouter router, RoutedSafetyGuardOptions? options = null)
+    [System.Diagnostics.CodeAnalysis.Experimental(DiagnosticIds.Scoring)]
+    public RoutedSafetyGuard(IScoringSafetyGuard small, ISafetyGuard large, ISafetyRouter router, RoutedSafetyGuardOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(small);
         ArgumentNullException.ThrowIfNull(large);
@@ -75,14 +77,14 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
 
         if (router.FeatureSize is { } featureSize)
         {
-            if (!small.HasFeatures)
+            if (small.FeatureSize is not { } hidden)
             {
-                throw new SafeRouteException($"The router '{router.Name}' reads the small guard's hidden state, but guard model '{small.Name}' ({small.ModelDirectory}) exposes no hidden-state output.");
+                throw new SafeRouteException($"The router '{router.Name}' reads the small guard's features, but the small guard '{small.Name}' ({Describe(small)}) exposes none.");
             }
 
-            if (small.HiddenSize is { } hidden && hidden != featureSize)
+            if (hidden != featureSize)
             {
-                throw new SafeRouteException($"The router '{router.Name}' expects {featureSize} input features, but the small guard '{small.Name}' ({small.ModelDirectory}) has hidden size {hidden}. Train the router on this guard's features.");
+                throw new SafeRouteException($"The router '{router.Name}' expects {featureSize} input features, but the small guard '{small.Name}' ({Describe(small)}) has {hidden}. Train the router on this guard's features.");
             }
         }
 
@@ -145,13 +147,34 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     public TimeSpan? LargeGuardTimeout { get; }
 
     /// <summary>Gets the small guard.</summary>
-    public OnnxSafetyGuard Small => _small;
+    [System.Diagnostics.CodeAnalysis.Experimental(DiagnosticIds.Scoring)]
+    public IScoringSafetyGuard Small => _small;
 
     /// <summary>Gets the large guard.</summary>
     public ISafetyGuard Large => _large;
 
     /// <summary>Gets the router.</summary>
     public ISafetyRouter Router => _router;
+
+    /// <summary>Runs each ONNX tier once on a fixed benign input (see <see cref="OnnxSafetyGuard.WarmUpAsync"/>), so that the
+    /// first real request does not pay for ONNX Runtime's lazy initialisation. Other guards are left alone.</summary>
+    /// <param name="cancellationToken">Cancels the warm-up runs.</param>
+    /// <returns>A task that completes when the warm-up runs have.</returns>
+    /// <exception cref="ObjectDisposedException">The guard has been disposed.</exception>
+    /// <exception cref="SafeRouteException">A model failed to run.</exception>
+    public async ValueTask WarmUpAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_calls.IsClosed, this);
+        if (_small is OnnxSafetyGuard small)
+        {
+            await small.WarmUpAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_large is OnnxSafetyGuard large)
+        {
+            await large.WarmUpAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <inheritdoc/>
     public async ValueTask<SafetyVerdict> EvaluateAsync(SafetyRequest request, CancellationToken cancellationToken = default)
@@ -168,19 +191,24 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         ObjectDisposedException.ThrowIf(_calls.IsClosed, this);
         bool needsFeatures = _router.FeatureSize is not null;
         _telemetry.BatchSize.Record(requests.Count);
-        GuardOutput[] smallOutputs;
+        IReadOnlyList<GuardScore> smallOutputs;
         long started = Stopwatch.GetTimestamp();
         using (Activity? activity = SafeRouteTelemetry.ActivitySource.StartActivity("SafeRoute small guard"))
         {
             activity?.SetTag(SafeRouteTelemetry.TierTag, "small");
             activity?.SetTag("saferoute.batch_size", requests.Count);
-            smallOutputs = await _small.ForwardBatchAsync(requests, needsFeatures, cancellationToken).ConfigureAwait(false);
+            smallOutputs = await _small.ScoreBatchAsync(requests, needsFeatures, cancellationToken).ConfigureAwait(false);
         }
 
         _telemetry.GuardDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>(SafeRouteTelemetry.TierTag, "small"));
         using Activity? routerActivity = SafeRouteTelemetry.ActivitySource.StartActivity("SafeRoute router");
         routerActivity?.SetTag("saferoute.router", _router.Name);
         routerActivity?.SetTag("saferoute.threshold", Threshold);
+
+        if (smallOutputs is null || smallOutputs.Count != requests.Count)
+        {
+            throw new SafeRouteException($"The small guard '{_small.Name}' returned {smallOutputs?.Count ?? 0} scores for {requests.Count} requests.");
+        }
 
         var verdicts = new SafetyVerdict[requests.Count];
         List<int>? routed = null;
@@ -191,10 +219,15 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
 
         try
         {
-            for (int i = 0; i < smallOutputs.Length; i++)
+            for (int i = 0; i < smallOutputs.Count; i++)
             {
-                GuardOutput output = smallOutputs[i];
-                float score = _router.Score(output.Features, output.SafeLogit, output.UnsafeLogit);
+                GuardScore output = smallOutputs[i];
+                if (needsFeatures && output.Features.Length != _router.FeatureSize)
+                {
+                    throw new SafeRouteException($"The small guard '{_small.Name}' returned {output.Features.Length} features for request {i}; the router '{_router.Name}' reads {_router.FeatureSize}.");
+                }
+
+                float score = _router.Score(output.Features.Span, output.SafeLogit, output.UnsafeLogit);
                 float p = output.UnsafeProbability;
                 bool route = score > Threshold || float.IsNaN(score);
                 verdicts[i] = new SafetyVerdict
@@ -204,8 +237,9 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
                     DecidedBy = GuardTier.Small,
                     RouterScore = score,
                     Routed = route,
-                    WasTruncated = output.Truncated,
+                    WasTruncated = output.WasTruncated,
                     ModelName = _small.Name,
+                    Categories = output.Categories,
                 };
                 if (route)
                 {
@@ -445,7 +479,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         {
             if (_ownsGuards)
             {
-                _small.Dispose();
+                (_small as IDisposable)?.Dispose();
                 (_large as IDisposable)?.Dispose();
                 _calls.Drained.Wait();
                 (_router as IDisposable)?.Dispose();
@@ -471,16 +505,8 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         {
             if (_ownsGuards)
             {
-                await _small.DisposeAsync().ConfigureAwait(false);
-                if (_large is IAsyncDisposable asyncLarge)
-                {
-                    await asyncLarge.DisposeAsync().ConfigureAwait(false);
-                }
-                else
-                {
-                    (_large as IDisposable)?.Dispose();
-                }
-
+                await DisposeAsync(_small).ConfigureAwait(false);
+                await DisposeAsync(_large).ConfigureAwait(false);
                 await _calls.Drained.ConfigureAwait(false);
                 (_router as IDisposable)?.Dispose();
             }
@@ -489,5 +515,19 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         {
             _released.TrySetResult();
         }
+
+        static async ValueTask DisposeAsync(object guard)
+        {
+            if (guard is IAsyncDisposable asyncGuard)
+            {
+                await asyncGuard.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                (guard as IDisposable)?.Dispose();
+            }
+        }
     }
+
+    private static string Describe(IScoringSafetyGuard guard) => guard is OnnxSafetyGuard onnx ? onnx.ModelDirectory : guard.GetType().Name;
 }

@@ -86,7 +86,8 @@ public static class SafeRouteServiceCollectionExtensions
             SafeRouteOptions options = sp.GetRequiredService<IOptions<SafeRouteOptions>>().Value;
             return OnnxSafetyGuard.Create(ModelPaths.Resolve(options.SmallModel.Path!, ModelPaths.BaseDirectory(sp)), options.SmallModel, GuardTier.Small);
         });
-        services.TryAddKeyedSingleton<ISafetyGuard>(SafeRouteServiceKeys.Small, static (sp, _) => sp.GetRequiredKeyedService<OnnxSafetyGuard>(SafeRouteServiceKeys.Small));
+        services.TryAddKeyedSingleton<IScoringSafetyGuard>(SafeRouteServiceKeys.Small, static (sp, _) => sp.GetRequiredKeyedService<OnnxSafetyGuard>(SafeRouteServiceKeys.Small));
+        services.TryAddKeyedSingleton<ISafetyGuard>(SafeRouteServiceKeys.Small, static (sp, _) => sp.GetRequiredKeyedService<IScoringSafetyGuard>(SafeRouteServiceKeys.Small));
         if (largeGuardFactory is not null)
         {
             services.TryAddKeyedSingleton<ISafetyGuard>(SafeRouteServiceKeys.Large, (sp, _) => largeGuardFactory(sp));
@@ -103,13 +104,13 @@ public static class SafeRouteServiceCollectionExtensions
         services.TryAddSingleton<ISafetyRouter>(static sp =>
         {
             SafeRouteOptions options = sp.GetRequiredService<IOptions<SafeRouteOptions>>().Value;
-            return RouterFactory.Create(options.Router, sp.GetRequiredKeyedService<OnnxSafetyGuard>(SafeRouteServiceKeys.Small), ModelPaths.BaseDirectory(sp));
+            return RouterFactory.Create(options.Router, sp.GetRequiredKeyedService<IScoringSafetyGuard>(SafeRouteServiceKeys.Small), ModelPaths.BaseDirectory(sp));
         });
         services.TryAddSingleton(static sp =>
         {
             SafeRouteOptions options = sp.GetRequiredService<IOptions<SafeRouteOptions>>().Value;
             return new RoutedSafetyGuard(
-                sp.GetRequiredKeyedService<OnnxSafetyGuard>(SafeRouteServiceKeys.Small),
+                sp.GetRequiredKeyedService<IScoringSafetyGuard>(SafeRouteServiceKeys.Small),
                 sp.GetRequiredKeyedService<ISafetyGuard>(SafeRouteServiceKeys.Large),
                 sp.GetRequiredService<ISafetyRouter>(),
                 new RoutedSafetyGuardOptions

@@ -16,11 +16,7 @@ internal sealed class SafeRouteWarmUpService(IServiceProvider services, IOptions
 
         // Resolving the routed guard loads both models and the router (and fails startup if they are broken).
         var routed = services.GetRequiredService<RoutedSafetyGuard>();
-        await routed.Small.WarmUpAsync(cancellationToken).ConfigureAwait(false);
-        if (routed.Large is OnnxSafetyGuard large)
-        {
-            await large.WarmUpAsync(cancellationToken).ConfigureAwait(false);
-        }
+        await routed.WarmUpAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

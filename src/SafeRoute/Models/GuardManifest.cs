@@ -7,13 +7,25 @@ namespace SafeRoute.Models;
 /// The model-folder manifest, <c>saferoute.json</c>. See README "Model folder format". Paths are relative to the
 /// folder unless absolute.
 /// </summary>
-internal sealed class GuardManifest
+internal sealed partial class GuardManifest
 {
     public const string FileName = "saferoute.json";
 
     [JsonPropertyName("formatVersion")] public int FormatVersion { get; set; } = 1;
 
     [JsonPropertyName("name")] public string? Name { get; set; }
+
+    /// <summary>"decoder" (the default) or "classifier".</summary>
+    [JsonPropertyName("kind")] public string KindName { get; set; } = "decoder";
+
+    [JsonIgnore]
+    public GuardModelKind ModelKind => KindName == "classifier" ? GuardModelKind.Classifier : GuardModelKind.Decoder;
+
+    /// <summary>The classifier head (kind "classifier" only).</summary>
+    [JsonPropertyName("classifier")] public ClassifierManifest? Classifier { get; set; }
+
+    /// <summary>Category scores (decoders with category rows; see <see cref="CategoriesManifest"/>).</summary>
+    [JsonPropertyName("categories")] public CategoriesManifest? Categories { get; set; }
 
     [JsonPropertyName("onnx")] public string Onnx { get; set; } = "model.onnx";
 
@@ -136,14 +148,9 @@ internal sealed class GuardManifest
             Fail("tokenizer", "is missing");
         }
 
-        if (Template is null)
+        if (KindName is not ("decoder" or "classifier"))
         {
-            Fail("template", "is missing");
-        }
-
-        if (Verdict is null)
-        {
-            Fail("verdict", "is missing");
+            Fail("kind", $"is '{KindName}'; it must be 'decoder' or 'classifier'");
         }
 
         if (MaxSequenceLength < 8)
@@ -177,6 +184,28 @@ internal sealed class GuardManifest
             }
         }
 
+        if (ModelKind == GuardModelKind.Classifier)
+        {
+            ValidateClassifier(Fail);
+            return;
+        }
+
+        if (Template is null)
+        {
+            Fail("template", "is missing");
+        }
+
+        if (Verdict is null)
+        {
+            Fail("verdict", "is missing");
+        }
+
+        if (Classifier is not null)
+        {
+            Fail("classifier", "is only valid with \"kind\": \"classifier\"");
+        }
+
+        Categories?.Validate(Fail);
         switch (Verdict!.Source)
         {
             case VerdictSource.LmHeadRows:
@@ -210,10 +239,145 @@ internal sealed class GuardManifest
     }
 }
 
+internal sealed partial class GuardManifest
+{
+    private void ValidateClassifier(Action<string, string> fail)
+    {
+        if (Classifier is null)
+        {
+            fail("classifier", "is missing (required when kind is 'classifier')");
+            return;
+        }
+
+        if (Verdict is not null || Template is not null || Categories is not null)
+        {
+            fail(Verdict is not null ? "verdict" : Template is not null ? "template" : "categories", "is not used by a classifier; remove it (the classifier section names the logits and labels)");
+        }
+
+        if (Tokenizer!.Kind is not ("wordpiece" or "sentencepiece" or "tiktoken"))
+        {
+            fail("tokenizer.kind", $"is '{Tokenizer.Kind}'; a classifier reads 'wordpiece', 'sentencepiece' or 'tiktoken'");
+        }
+
+        Classifier.Validate(fail);
+        if (MaxSequenceLength < 16)
+        {
+            fail("maxSequenceLength", $"is {MaxSequenceLength}; a classifier needs at least 16");
+        }
+    }
+}
+
+/// <summary>A sequence classifier's head: which graph outputs to read and which labels are unsafe.</summary>
+internal sealed class ClassifierManifest
+{
+    /// <summary>Graph output with the logits [batch, labels].</summary>
+    [JsonPropertyName("logitsOutput")] public string LogitsOutput { get; set; } = "logits";
+
+    /// <summary>Graph output with the router's features: [batch, H] (pooled) or [batch, seq, H] (the first token is read); null for none.</summary>
+    [JsonPropertyName("featuresOutput")] public string? FeaturesOutput { get; set; }
+
+    /// <summary>The label of each logit, in order.</summary>
+    [JsonPropertyName("labels")] public string[]? Labels { get; set; }
+
+    /// <summary>The labels that mean unsafe; every other label is safe.</summary>
+    [JsonPropertyName("unsafeLabels")] public string[]? UnsafeLabels { get; set; }
+
+    /// <summary>"softmax" (the default: one label per input) or "sigmoid" (multi-label: p(unsafe) is the largest unsafe label's sigmoid, and every label is reported as a category).</summary>
+    [JsonPropertyName("activation")] public string Activation { get; set; } = "softmax";
+
+    /// <summary>Whether unsafe labels other than the first are reported as categories (softmax; sigmoid always reports them).</summary>
+    [JsonPropertyName("reportCategories")] public bool ReportCategories { get; set; }
+
+    /// <summary>Long inputs are cut into windows of at most maxSequenceLength tokens; at most this many windows are scanned (the rest is truncated).</summary>
+    [JsonPropertyName("maxWindows")] public int MaxWindows { get; set; } = 16;
+
+    [JsonIgnore] public bool MultiLabel => Activation == "sigmoid";
+
+    public void Validate(Action<string, string> fail)
+    {
+        if (string.IsNullOrWhiteSpace(LogitsOutput))
+        {
+            fail("classifier.logitsOutput", "is missing");
+        }
+
+        if (Labels is not { Length: >= 2 } labels || labels.Any(string.IsNullOrWhiteSpace) || labels.Distinct(StringComparer.Ordinal).Count() != labels.Length)
+        {
+            fail("classifier.labels", "must list at least two distinct, non-empty labels (one per logit, in order)");
+            return;
+        }
+
+        if (UnsafeLabels is not { Length: >= 1 } unsafeLabels || unsafeLabels.Any(l => Array.IndexOf(labels, l) < 0) || unsafeLabels.Distinct(StringComparer.Ordinal).Count() != unsafeLabels.Length)
+        {
+            fail("classifier.unsafeLabels", "must name at least one of classifier.labels, each once");
+            return;
+        }
+
+        if (Activation is not ("softmax" or "sigmoid"))
+        {
+            fail("classifier.activation", $"is '{Activation}'; it must be 'softmax' or 'sigmoid'");
+        }
+
+        if (Activation == "softmax" && unsafeLabels.Length == labels.Length)
+        {
+            fail("classifier.unsafeLabels", "names every label; with a softmax at least one label must be safe");
+        }
+
+        if (MaxWindows is < 1 or > 256)
+        {
+            fail("classifier.maxWindows", $"is {MaxWindows}; it must be in [1, 256]");
+        }
+    }
+}
+
+/// <summary>
+/// Category scores of a decoder guard (Llama Guard 3): after an unsafe verdict, one more pass over the prompt followed
+/// by <see cref="PrefixTokenIds"/> (the tokens the model writes before the category number, <c>unsafe\nS</c>), whose
+/// last hidden state is multiplied by <see cref="Rows"/> (one lm_head row per category token).
+/// </summary>
+internal sealed class CategoriesManifest
+{
+    /// <summary>Category codes, in the order of the rows (for example S1 … S14).</summary>
+    [JsonPropertyName("names")] public string[]? Names { get; set; }
+
+    /// <summary>The token ids appended after the prompt before reading the category logits.</summary>
+    [JsonPropertyName("prefixTokenIds")] public int[]? PrefixTokenIds { get; set; }
+
+    /// <summary>safetensors file with tensor "category_rows" [categories, H].</summary>
+    [JsonPropertyName("rows")] public string? Rows { get; set; }
+
+    /// <summary>The token id of each category (documentation and vocabulary check).</summary>
+    [JsonPropertyName("tokenIds")] public int[]? TokenIds { get; set; }
+
+    public void Validate(Action<string, string> fail)
+    {
+        if (Names is not { Length: >= 1 } names || names.Any(string.IsNullOrWhiteSpace) || names.Distinct(StringComparer.Ordinal).Count() != names.Length)
+        {
+            fail("categories.names", "must list at least one distinct, non-empty category code");
+            return;
+        }
+
+        if (PrefixTokenIds is not { Length: >= 1 } prefix || prefix.Any(id => id < 0))
+        {
+            fail("categories.prefixTokenIds", "must list the non-negative token ids written before the category (Llama Guard 3: 'unsafe', '\\n', 'S')");
+        }
+
+        if (string.IsNullOrWhiteSpace(Rows))
+        {
+            fail("categories.rows", "is missing (a safetensors file with 'category_rows' [categories, H])");
+        }
+
+        if (TokenIds is { } ids && (ids.Length != names.Length || ids.Any(id => id < 0)))
+        {
+            fail("categories.tokenIds", "must have one non-negative id per category name");
+        }
+    }
+}
+
 /// <summary>How the tokenizer is built.</summary>
 internal sealed class TokenizerManifest
 {
-    /// <summary>"tiktoken": a tiktoken-format rank file (base64 token, space, rank per line).</summary>
+    /// <summary>"tiktoken": a tiktoken-format rank file (base64 token, space, rank per line); "wordpiece": a BERT
+    /// vocab.txt (classifiers); "sentencepiece": a SentencePiece model (classifiers, e.g. DeBERTa-v3).</summary>
     [JsonPropertyName("kind")] public string Kind { get; set; } = "tiktoken";
 
     /// <summary>Path of the tokenizer file, relative to the model folder or absolute. Exclusive with <see cref="Builtin"/>.</summary>
@@ -229,6 +393,9 @@ internal sealed class TokenizerManifest
 
     /// <summary>The split regex when preset is "custom".</summary>
     [JsonPropertyName("pattern")] public string? Pattern { get; set; }
+
+    /// <summary>WordPiece: lower-case (and strip accents) before tokenizing, as uncased BERT models do.</summary>
+    [JsonPropertyName("lowerCase")] public bool LowerCase { get; set; } = true;
 
     /// <summary>Special tokens (string to id) recognised in template text only; presets fill their own.</summary>
     [JsonPropertyName("specialTokens")] public Dictionary<string, int>? SpecialTokens { get; set; }
@@ -296,6 +463,9 @@ internal sealed class InputsManifest
 
     /// <summary>Fed only when the graph has an input of this name.</summary>
     [JsonPropertyName("positionIds")] public string? PositionIds { get; set; } = "position_ids";
+
+    /// <summary>Classifiers: segment ids (0 for the prompt segment, 1 for the response); fed only when the graph has an input of this name.</summary>
+    [JsonPropertyName("tokenTypeIds")] public string? TokenTypeIds { get; set; } = "token_type_ids";
 }
 
 [JsonSourceGenerationOptions(ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -29,6 +29,23 @@ public sealed class ContextualCalibrationRouter : ISafetyRouter
         _shift = BinaryUncertainty.Logit(contentFreeUnsafeProbability);
     }
 
+    /// <summary>The content-free input of contextual calibration (method doc §3): a single space.</summary>
+    public const string ContentFreeInput = " ";
+
+    /// <summary>Runs <paramref name="small"/> on the content-free input <see cref="ContentFreeInput"/> (through its template, which
+    /// <see cref="SafetyRequest"/> cannot express) and returns its p(unsafe), clamped into [1e-6, 1 − 1e-6].</summary>
+    /// <param name="small">The small guard.</param>
+    /// <param name="cancellationToken">Cancels the run.</param>
+    /// <returns>q(unsafe | " "), for the constructor.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="small"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The guard has been disposed.</exception>
+    public static float MeasureContentFree(OnnxSafetyGuard small, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(small);
+        float p = small.ForwardRaw(ContentFreeInput, null, cancellationToken).UnsafeProbability;
+        return Math.Clamp(p, 1e-6f, 1f - 1e-6f);
+    }
+
     /// <summary>Gets the router's name, <c>"contextual-calibration"</c>.</summary>
     /// <value>Always <c>"contextual-calibration"</c>.</value>
     public string Name => "contextual-calibration";

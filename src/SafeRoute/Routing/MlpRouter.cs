@@ -13,7 +13,7 @@ namespace SafeRoute.Routing;
 /// The network is BayesLinear(H, A) → LayerNorm(A) → ReLU → BayesLinear(A, B) → LayerNorm(B) → ReLU →
 /// BayesLinear(B, 1) → sigmoid (the paper uses H → 512 → 512 → 1). At inference only the posterior means
 /// (<c>weight_mu</c>, <c>bias_mu</c>) are used, so the router is an ordinary deterministic MLP; the
-/// <c>*_log_sigma</c> tensors of a checkpoint may be present and are ignored.
+/// <c>*_log_sigma</c> tensors of a checkpoint may be present; they do not affect scoring and are written back by <see cref="Save(string, float?)"/>.
 /// </para>
 /// <para>
 /// <see cref="Load(string)"/> reads a safetensors file with the reference checkpoint's tensor names
@@ -218,50 +218,34 @@ public sealed class MlpRouter : ISafetyRouter
     /// the known ones when the router was built from weights that had them, and log 0.1 (the reference
     /// initialisation) otherwise; <see cref="Load(string)"/> does not keep them.
     /// </summary>
-    /// <param name="path">The file to create or overwrite.</param>
-    /// <param name="threshold">The threshold to store as <c>threshold</c> metadata, or <see langword="null"/> for none.</param>
-    internal void Save(string path, float? threshold)
+    /// <param name="path">The file to create or overwrite (it may be the file the router was loaded from).</param>
+    /// <param name="threshold">The threshold ε to store as <c>threshold</c> metadata (<see cref="CalibratedThreshold"/> when loaded), or <see langword="null"/> for none.</param>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threshold"/> is outside [0, 1].</exception>
+    public void Save(string path, float? threshold = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        CheckThreshold(threshold);
+        Safetensors.Write(path, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold));
+    }
+
+    /// <summary>Writes the router to a stream, as <see cref="Save(string, float?)"/> writes a file.</summary>
+    /// <param name="stream">The stream to write to; left open.</param>
+    /// <param name="threshold">The threshold ε to store, or <see langword="null"/> for none.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="stream"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threshold"/> is outside [0, 1].</exception>
+    public void Save(Stream stream, float? threshold = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckThreshold(threshold);
+        Safetensors.Write(stream, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold));
+    }
+
+    private static void CheckThreshold(float? threshold)
+    {
         if (threshold is float t && !(t >= 0 && t <= 1))
         {
             throw new ArgumentOutOfRangeException(nameof(threshold), t, "The routing threshold must be in [0, 1].");
-        }
-
-        var tensors = new List<(string Name, int[] Shape, float[] Data)>();
-        AddLinear(tensors, "cls.0", _weights.Layer1);
-        tensors.Add(("cls.1.weight", [_hidden1], _norm1Weight));
-        tensors.Add(("cls.1.bias", [_hidden1], _norm1Bias));
-        AddLinear(tensors, "cls.3", _weights.Layer2);
-        tensors.Add(("cls.4.weight", [_hidden2], _norm2Weight));
-        tensors.Add(("cls.4.bias", [_hidden2], _norm2Bias));
-        AddLinear(tensors, "cls.6", _weights.Layer3);
-
-        var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["layer_norm_eps"] = _layerNormEps.ToString("R", CultureInfo.InvariantCulture),
-        };
-        if (threshold is float value)
-        {
-            metadata["threshold"] = value.ToString("R", CultureInfo.InvariantCulture);
-        }
-
-        Safetensors.Write(path, tensors, metadata);
-
-        static void AddLinear(List<(string Name, int[] Shape, float[] Data)> tensors, string prefix, BayesLinearWeights layer)
-        {
-            float logSigma = MathF.Log(0.1f);
-            tensors.Add(($"{prefix}.weight_mu", [layer.Outputs, layer.Inputs], layer.WeightMu));
-            tensors.Add(($"{prefix}.weight_log_sigma", [layer.Outputs, layer.Inputs], layer.WeightLogSigma ?? Filled(layer.WeightMu.Length, logSigma)));
-            tensors.Add(($"{prefix}.bias_mu", [layer.Outputs], layer.BiasMu));
-            tensors.Add(($"{prefix}.bias_log_sigma", [layer.Outputs], layer.BiasLogSigma ?? Filled(layer.BiasMu.Length, logSigma)));
-        }
-
-        static float[] Filled(int length, float value)
-        {
-            float[] data = new float[length];
-            data.AsSpan().Fill(value);
-            return data;
         }
     }
 
@@ -279,24 +263,8 @@ public sealed class MlpRouter : ISafetyRouter
     // PyTorch LayerNorm: y = (x − E[x]) / sqrt(Var[x] + ε) · γ + β with the biased variance; then ReLU.
     // Two passes (centre first, then the sum of squares) avoid the cancellation of E[x²] − E[x]².
     private static void LayerNormRelu(Span<float> values, float[] gamma, float[] beta, float eps) =>
-        LayerNormRelu(values, values, values, gamma, beta, eps);
+        RouterMath.LayerNormRelu(values, values, values, gamma, beta, eps);
 
-    /// <summary>
-    /// LayerNorm then ReLU, shared with the router trainer: centres <paramref name="values"/> in place, writes the
-    /// normalised x̂ to <paramref name="xhat"/> and ReLU(x̂·γ + β) to <paramref name="output"/> (both may alias
-    /// <paramref name="values"/>), and returns 1/σ for a backward pass.
-    /// </summary>
-    internal static float LayerNormRelu(Span<float> values, Span<float> xhat, Span<float> output, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, float eps)
-    {
-        float mean = TensorPrimitives.Sum<float>(values) / values.Length;
-        TensorPrimitives.Subtract(values, mean, values);
-        float variance = TensorPrimitives.SumOfSquares<float>(values) / values.Length;
-        float scale = 1f / MathF.Sqrt(variance + eps);
-        TensorPrimitives.Multiply(values, scale, xhat);
-        TensorPrimitives.MultiplyAdd(xhat, gamma, beta, output);
-        TensorPrimitives.Max(output, 0f, output);
-        return scale;
-    }
 
     private static MlpRouter FromTensors(Dictionary<string, SafetensorsTensor> tensors, Dictionary<string, string> metadata, string source)
     {
@@ -348,7 +316,17 @@ public sealed class MlpRouter : ISafetyRouter
 
         CheckFinite(weight.Data, weight.Name, source);
         CheckFinite(bias.Data, bias.Name, source);
-        return BayesLinearWeights.Wrap(outputs, inputs, weight.Data, bias.Data);
+        BayesLinearWeights layer = BayesLinearWeights.Wrap(outputs, inputs, weight.Data, bias.Data);
+
+        // The log σ of a Bayesian checkpoint are kept when present and well formed, so that Save round-trips them.
+        if (tensors.TryGetValue($"{prefix}.weight_log_sigma", out SafetensorsTensor? weightSigma) && weightSigma.Data.Length == weight.Data.Length
+            && tensors.TryGetValue($"{prefix}.bias_log_sigma", out SafetensorsTensor? biasSigma) && biasSigma.Data.Length == bias.Data.Length)
+        {
+            layer.WeightLogSigma = weightSigma.Data;
+            layer.BiasLogSigma = biasSigma.Data;
+        }
+
+        return layer;
     }
 
     private static LayerNormWeights ReadNorm(Dictionary<string, SafetensorsTensor> tensors, string prefix, int size, string previousName, string source)

@@ -1,9 +1,15 @@
+using System.Numerics.Tensors;
+
+#if SAFEROUTE_TRAINING
+namespace SafeRoute.Training.Shared; // compiled into SafeRoute.Training too (internal there), under its own namespace
+#else
 namespace SafeRoute.Routing;
+#endif
 
 /// <summary>
 /// The parameters of one BayesLinear layer: mean weights and biases (used at inference) and, optionally, the
 /// log standard deviations of the weight posterior (used only by training and written back by
-/// <see cref="MlpRouter.Save(string, float?)"/>).
+/// <c>MlpRouter.Save</c>).
 /// </summary>
 /// <remarks>Weights are row-major [outputs, inputs], as in the reference checkpoint.</remarks>
 internal sealed class BayesLinearWeights
@@ -79,7 +85,7 @@ internal sealed class LayerNormWeights
 /// <summary>
 /// All parameters of the SafeRoute router network H → A → B → 1, laid out like the reference PyTorch module
 /// (<c>cls.0</c> BayesLinear, <c>cls.1</c> LayerNorm, <c>cls.3</c> BayesLinear, <c>cls.4</c> LayerNorm, <c>cls.6</c> BayesLinear).
-/// The trainer fills the arrays in place and hands the object to <see cref="MlpRouter.FromWeights(MlpRouterWeights, float?)"/>,
+/// The trainer fills the arrays in place and hands the object to <c>MlpRouter.FromWeights</c> (or writes it as a router file, which <c>MlpRouter.Load</c> reads),
 /// which copies it.
 /// </summary>
 internal sealed class MlpRouterWeights
@@ -134,4 +140,71 @@ internal sealed class MlpRouterWeights
     public float LayerNormEps { get; set; } = DefaultLayerNormEps;
 
     public MlpRouterWeights Clone() => new(Layer1.Clone(), Norm1.Clone(), Layer2.Clone(), Norm2.Clone(), Layer3.Clone(), LayerNormEps);
+
+    /// <summary>The tensors of a router file, with the reference checkpoint's names; <c>*_log_sigma</c> are the known ones,
+    /// or log 0.1 (the reference initialisation) when the weights have none.</summary>
+    public List<(string Name, int[] Shape, float[] Data)> ToTensors()
+    {
+        var tensors = new List<(string Name, int[] Shape, float[] Data)>();
+        AddLinear(tensors, "cls.0", Layer1);
+        tensors.Add(("cls.1.weight", [Norm1.Size], Norm1.Weight));
+        tensors.Add(("cls.1.bias", [Norm1.Size], Norm1.Bias));
+        AddLinear(tensors, "cls.3", Layer2);
+        tensors.Add(("cls.4.weight", [Norm2.Size], Norm2.Weight));
+        tensors.Add(("cls.4.bias", [Norm2.Size], Norm2.Bias));
+        AddLinear(tensors, "cls.6", Layer3);
+        return tensors;
+
+        static void AddLinear(List<(string Name, int[] Shape, float[] Data)> tensors, string prefix, BayesLinearWeights layer)
+        {
+            float logSigma = MathF.Log(0.1f);
+            tensors.Add(($"{prefix}.weight_mu", [layer.Outputs, layer.Inputs], layer.WeightMu));
+            tensors.Add(($"{prefix}.weight_log_sigma", [layer.Outputs, layer.Inputs], layer.WeightLogSigma ?? Filled(layer.WeightMu.Length, logSigma)));
+            tensors.Add(($"{prefix}.bias_mu", [layer.Outputs], layer.BiasMu));
+            tensors.Add(($"{prefix}.bias_log_sigma", [layer.Outputs], layer.BiasLogSigma ?? Filled(layer.BiasMu.Length, logSigma)));
+        }
+
+        static float[] Filled(int length, float value)
+        {
+            float[] data = new float[length];
+            data.AsSpan().Fill(value);
+            return data;
+        }
+    }
+
+    /// <summary>The metadata of a router file: the LayerNorm ε and, when given, the threshold.</summary>
+    public static Dictionary<string, string> Metadata(float layerNormEps, float? threshold)
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["layer_norm_eps"] = layerNormEps.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        };
+        if (threshold is float value)
+        {
+            metadata["threshold"] = value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return metadata;
+    }
+}
+
+/// <summary>Router arithmetic shared (as source) by the router and its trainer.</summary>
+internal static class RouterMath
+{
+    /// <summary>
+    /// LayerNorm then ReLU, shared with the router trainer: centres <paramref name="values"/> in place, writes the
+    /// normalised x̂ to <paramref name="xhat"/> and ReLU(x̂·γ + β) to <paramref name="output"/> (both may alias
+    /// <paramref name="values"/>), and returns 1/σ for a backward pass.
+    /// </summary>
+    public static float LayerNormRelu(Span<float> values, Span<float> xhat, Span<float> output, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, float eps)
+    {
+        float mean = TensorPrimitives.Sum<float>(values) / values.Length;
+        TensorPrimitives.Subtract(values, mean, values);
+        float variance = TensorPrimitives.SumOfSquares<float>(values) / values.Length;
+        float scale = 1f / MathF.Sqrt(variance + eps);
+        TensorPrimitives.Multiply(values, scale, xhat);
+        TensorPrimitives.MultiplyAdd(xhat, gamma, beta, output);
+        TensorPrimitives.Max(output, 0f, output);
+        return scale;
+    }
 }

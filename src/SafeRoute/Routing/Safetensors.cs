@@ -2,7 +2,11 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 
+#if SAFEROUTE_TRAINING
+namespace SafeRoute.Training.Shared; // compiled into SafeRoute.Training too (internal there), under its own namespace
+#else
 namespace SafeRoute.Routing;
+#endif
 
 /// <summary>One tensor read from a safetensors file, converted to fp32.</summary>
 internal sealed class SafetensorsTensor(string name, string dtype, int[] shape, float[] data)

@@ -10,7 +10,28 @@ namespace SafeRoute.Text;
 /// <summary>The token ids of one rendered guard prompt.</summary>
 /// <param name="TokenIds">Template ids with the user text spliced in; never a special id from user text.</param>
 /// <param name="Truncated">Whether user text was shortened to fit the encoder's maximum sequence length.</param>
-internal readonly record struct EncodedPrompt(int[] TokenIds, bool Truncated);
+internal readonly record struct EncodedPrompt(int[] TokenIds, bool Truncated)
+{
+    /// <summary>Classifiers: the segment id of each token (0 prompt, 1 response), or null for a decoder.</summary>
+    public int[]? TypeIds { get; init; }
+
+    /// <summary>Classifiers: the windows after the first one of a long input (each scanned; the worst decides), or null.</summary>
+    public EncodedPrompt[]? MoreWindows { get; init; }
+}
+
+/// <summary>Turns requests into token ids for one guard model. Implementations are thread-safe and never turn user
+/// text into special ids.</summary>
+internal interface IPromptEncoder
+{
+    /// <summary>The most tokens one encoded row (window) may have.</summary>
+    int MaxSequenceLength { get; }
+
+    /// <summary>Encodes a request.</summary>
+    EncodedPrompt Encode(SafetyRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Encodes without <see cref="SafetyRequest"/>'s validation (a white-space prompt is allowed).</summary>
+    EncodedPrompt EncodeRaw(string prompt, string? response, CancellationToken cancellationToken = default);
+}
 
 /// <summary>
 /// Renders a <see cref="SafetyRequest"/> through a guard's template and tokenizer. CONTRACT (implemented in Text/):
@@ -45,7 +66,7 @@ internal readonly record struct EncodedPrompt(int[] TokenIds, bool Truncated);
 /// the input (only the linear clean-up scans, <c>strip</c> and the surrogate check, touch the whole text). The
 /// cancellation token passed to <see cref="Encode"/> is checked before every piece.</para>
 /// </remarks>
-internal sealed partial class PromptEncoder
+internal sealed partial class PromptEncoder : IPromptEncoder
 {
     /// <summary>The text put between the kept head and tail of a shortened user text.</summary>
     public const string TruncationMarker = "\n\u2026\n";

@@ -194,12 +194,7 @@ internal sealed class PromptTemplate
     public static string LlamaGuard3Text(bool is8B, bool withResponse, bool referenceCompatiblePrefix)
     {
         string role = withResponse ? "Agent" : "User";
-        string[] categories =
-        [
-            "Violent Crimes", "Non-Violent Crimes", "Sex Crimes", "Child Exploitation", "Defamation", "Specialized Advice",
-            "Privacy", "Intellectual Property", "Indiscriminate Weapons", "Hate", "Self-Harm", "Sexual Content", "Elections",
-            "Code Interpreter Abuse",
-        ];
+        IReadOnlyList<string> categories = LlamaGuard3Template.CategoryNames;
         int count = is8B ? 14 : 13;
         var b = new StringBuilder(1400);
         if (referenceCompatiblePrefix)

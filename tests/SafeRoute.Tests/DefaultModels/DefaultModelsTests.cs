@@ -42,7 +42,7 @@ public sealed class DefaultModelsTests
         await using ServiceProvider provider = services.BuildServiceProvider();
         provider.GetRequiredService<IStartupValidator>().Validate();
         var routed = provider.GetRequiredService<RoutedSafetyGuard>();
-        Assert.That(routed.Small.ModelDirectory, Is.EqualTo(Path.GetFullPath(DefaultGuardModels.SmallModelPath)));
+        Assert.That(((OnnxSafetyGuard)routed.Small).ModelDirectory, Is.EqualTo(Path.GetFullPath(DefaultGuardModels.SmallModelPath)));
         Assert.That(((OnnxSafetyGuard)routed.Large).ModelDirectory, Is.EqualTo(Path.GetFullPath(DefaultGuardModels.LargeModelPath)));
         Assert.That(routed.Router, Is.InstanceOf<MlpRouter>());
         Assert.That(((MlpRouter)routed.Router).CalibratedThreshold, Is.Not.Null, "the shipped router carries the threshold chosen on the development split");
@@ -68,7 +68,7 @@ public sealed class DefaultModelsTests
         });
         await using ServiceProvider provider = services.BuildServiceProvider();
         var routed = provider.GetRequiredService<RoutedSafetyGuard>();
-        Assert.That(routed.Small.ModelDirectory, Is.EqualTo(small.Directory));
+        Assert.That(((OnnxSafetyGuard)routed.Small).ModelDirectory, Is.EqualTo(small.Directory));
         Assert.That(((OnnxSafetyGuard)routed.Large).ModelDirectory, Is.EqualTo(large.Directory));
         Assert.That(routed.Router, Is.InstanceOf<EntropyRouter>());
     }

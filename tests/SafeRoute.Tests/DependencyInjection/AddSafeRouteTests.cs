@@ -85,7 +85,7 @@ public sealed class AddSafeRouteTests
         Assert.That(routed.Threshold, Is.EqualTo(0.25f));
         Assert.That(routed.FailurePolicy, Is.EqualTo(LargeGuardFailurePolicy.FallBackToSmall));
         Assert.That(routed.Router, Is.InstanceOf<BatchCalibrationRouter>());
-        Assert.That(routed.Small.Provider, Is.EqualTo(ExecutionProvider.Cpu));
+        Assert.That(((OnnxSafetyGuard)routed.Small).Provider, Is.EqualTo(ExecutionProvider.Cpu));
     }
 
     [Test]
@@ -128,7 +128,7 @@ public sealed class AddSafeRouteTests
         using IHost host = builder.Build();
         await host.StartAsync();
         var routed = host.Services.GetRequiredService<RoutedSafetyGuard>();
-        Assert.That(routed.Small.RunCount, Is.EqualTo(1), "warm-up ran the small model once");
+        Assert.That(((OnnxSafetyGuard)routed.Small).RunCount, Is.EqualTo(1), "warm-up ran the small model once");
         Assert.That(((OnnxSafetyGuard)routed.Large).RunCount, Is.EqualTo(1), "warm-up ran the large model once");
         await host.StopAsync();
     }
@@ -196,7 +196,7 @@ public sealed class AddSafeRouteTests
         var router = provider.GetRequiredService<ISafetyRouter>();
         Assert.That(router, Is.InstanceOf<ContextualCalibrationRouter>());
         var small = provider.GetRequiredKeyedService<OnnxSafetyGuard>(SafeRouteServiceKeys.Small);
-        float p = RouterFactory.MeasureContentFree(small);
+        float p = ContextualCalibrationRouter.MeasureContentFree(small);
         var expected = new ContextualCalibrationRouter(p);
         Assert.That(router.Score([], 0.3f, 0.1f), Is.EqualTo(expected.Score([], 0.3f, 0.1f)));
     }

@@ -83,7 +83,7 @@ public sealed class ModelPathResolutionTests
         Configure(options, small, large, router);
         using (RoutedSafetyGuard routed = RoutedSafetyGuard.Create(options))
         {
-            Assert.That(routed.Small.ModelDirectory, Is.EqualTo(Path.Combine(_folder, "small")));
+            Assert.That(((OnnxSafetyGuard)routed.Small).ModelDirectory, Is.EqualTo(Path.Combine(_folder, "small")));
             Assert.That(((OnnxSafetyGuard)routed.Large).ModelDirectory, Is.EqualTo(Path.Combine(_folder, "large")));
             Assert.That(routed.Router, Is.InstanceOf<MlpRouter>());
         }
@@ -94,7 +94,7 @@ public sealed class ModelPathResolutionTests
         await using ServiceProvider provider = services.BuildServiceProvider();
         provider.GetRequiredService<IStartupValidator>().Validate();
         var fromContainer = provider.GetRequiredService<RoutedSafetyGuard>();
-        Assert.That(fromContainer.Small.ModelDirectory, Is.EqualTo(Path.Combine(_folder, "small")));
+        Assert.That(((OnnxSafetyGuard)fromContainer.Small).ModelDirectory, Is.EqualTo(Path.Combine(_folder, "small")));
         Assert.That(((OnnxSafetyGuard)fromContainer.Large).ModelDirectory, Is.EqualTo(Path.Combine(_folder, "large")));
         Assert.That(fromContainer.Router, Is.InstanceOf<MlpRouter>());
     }
@@ -119,10 +119,10 @@ public sealed class ModelPathResolutionTests
         using IHost host = builder.Build();
         await host.StartAsync();
         var routed = host.Services.GetRequiredService<RoutedSafetyGuard>();
-        Assert.That(routed.Small.ModelDirectory, Is.EqualTo(Path.Combine(_folder, "small")));
+        Assert.That(((OnnxSafetyGuard)routed.Small).ModelDirectory, Is.EqualTo(Path.Combine(_folder, "small")));
         Assert.That(((OnnxSafetyGuard)routed.Large).ModelDirectory, Is.EqualTo(Path.Combine(_folder, "large")));
         Assert.That(routed.Router, Is.InstanceOf<MlpRouter>());
-        Assert.That(routed.Small.RunCount, Is.EqualTo(1), "warm-up ran");
+        Assert.That(((OnnxSafetyGuard)routed.Small).RunCount, Is.EqualTo(1), "warm-up ran");
         await host.StopAsync();
     }
 

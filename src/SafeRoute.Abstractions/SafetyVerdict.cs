@@ -3,6 +3,9 @@ namespace SafeRoute;
 /// <summary>The outcome of a safety check.</summary>
 public sealed record SafetyVerdict
 {
+    /// <summary>The decision threshold δ of the method: p(unsafe) above it is unsafe.</summary>
+    public const float DecisionThreshold = 0.5f;
+
     /// <summary>Gets a value indicating whether the content was judged unsafe.</summary>
     /// <value><see langword="true"/> when <see cref="UnsafeProbability"/> is above the decision threshold (0.5), or when
     /// a failure was handled by failing closed.</value>
@@ -32,6 +35,11 @@ public sealed record SafetyVerdict
 
     /// <summary>Gets the name of the model that produced the verdict, for logs and metrics.</summary>
     public string? ModelName { get; init; }
+
+    /// <summary>Gets the deciding guard's category scores, when its family has categories (Llama Guard 3's S1–S14 for an
+    /// unsafe verdict, a multi-label classifier's labels); <see langword="null"/> otherwise. Never contains user text.</summary>
+    [System.Diagnostics.CodeAnalysis.Experimental(DiagnosticIds.Scoring)]
+    public IReadOnlyList<CategoryScore>? Categories { get; init; }
 
     /// <summary>Gets the verdict of the small guard when the large guard decided (or failed), for diagnostics.</summary>
     public SafetyVerdict? SmallVerdict { get; init; }

@@ -20,13 +20,13 @@ public sealed class SafetyRequest : IEquatable<SafetyRequest>
     public SafetyRequest(string prompt, string? response = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        if (Text.PythonText.IsAllWhiteSpace(prompt))
+        if (SafetyText.IsBlank(prompt))
         {
             throw new ArgumentException("The prompt is empty or consists only of white-space characters.", nameof(prompt));
         }
 
         Prompt = prompt;
-        Response = response is null || Text.PythonText.IsAllWhiteSpace(response) ? null : response;
+        Response = response is null || SafetyText.IsBlank(response) ? null : response;
     }
 
     /// <summary>Gets the user's message, as given.</summary>

@@ -5,7 +5,7 @@ namespace SafeRoute;
 /// </summary>
 /// <remarks>
 /// Implementations shipped with SafeRoute are safe for concurrent use by any number of callers. Do not dispose a
-/// guard while calls are in flight. Cancellation is reported by throwing <see cref="OperationCanceledException"/>;
+/// guard while calls are in flight unless the implementation says it is safe (SafeRoute's are). Cancellation is reported by throwing <see cref="OperationCanceledException"/>;
 /// it is never turned into a verdict.
 /// </remarks>
 public interface ISafetyGuard
