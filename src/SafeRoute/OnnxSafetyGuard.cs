@@ -968,6 +968,7 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
             DecidedBy = Tier,
             WasTruncated = output.Truncated,
             ModelName = Name,
+            Categories = output.Categories,
         };
     }
 
