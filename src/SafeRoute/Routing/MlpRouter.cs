@@ -222,7 +222,7 @@ public sealed class MlpRouter : ISafetyRouter
     /// <param name="threshold">The threshold ε to store as <c>threshold</c> metadata (<see cref="CalibratedThreshold"/> when loaded), or <see langword="null"/> for none.</param>
     /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="threshold"/> is outside [0, 1].</exception>
-    public void Save(string path, float? threshold = null)
+    public void Save(string path, float? threshold)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         CheckThreshold(threshold);
@@ -234,7 +234,7 @@ public sealed class MlpRouter : ISafetyRouter
     /// <param name="threshold">The threshold ε to store, or <see langword="null"/> for none.</param>
     /// <exception cref="ArgumentNullException"><paramref name="stream"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="threshold"/> is outside [0, 1].</exception>
-    public void Save(Stream stream, float? threshold = null)
+    public void Save(Stream stream, float? threshold)
     {
         ArgumentNullException.ThrowIfNull(stream);
         CheckThreshold(threshold);
