@@ -1,4 +1,3 @@
-using Microsoft.ML.Tokenizers;
 using SafeRoute.Models;
 
 namespace SafeRoute.Text;
@@ -6,8 +5,9 @@ namespace SafeRoute.Text;
 /// <summary>
 /// Encodes requests for a sequence-classifier guard (BERT style): <c>[CLS] prompt [SEP]</c>, or
 /// <c>[CLS] prompt [SEP] response [SEP]</c> with segment ids 0 for <c>[CLS] prompt [SEP]</c> and 1 for
-/// <c>response [SEP]</c>. User text is stripped (Python <c>str.strip()</c>), lone surrogates become U+FFFD, and it is
-/// tokenized with special-token splitting off, so <c>[SEP]</c> typed by a user is ordinary text.
+/// <c>response [SEP]</c>. User text is tokenized by <see cref="WordPieceTokenizer"/> (Hugging Face's BERT normalizer, pre-tokenizer and WordPiece) with no
+/// special tokens, so <c>[SEP]</c> typed by a user is ordinary text (white space at either end gives no token and lone
+/// surrogates are deleted, as Python's <c>str.strip()</c> and a U+FFFD replacement would before BERT's clean-up).
 /// </summary>
 /// <remarks>
 /// <para><b>Windows.</b> An input longer than <see cref="MaxSequenceLength"/> is cut into consecutive, non-overlapping
@@ -17,20 +17,21 @@ namespace SafeRoute.Text;
 /// Text beyond the last window is not seen: the verdict then says <see cref="SafetyVerdict.WasTruncated"/>. The first
 /// window is exactly what a trainer that truncates at the head produces.</para>
 /// <para><b>Bounded cost.</b> The tokenizer stops one token past the windows' budget, so the WordPiece work grows with
-/// the budget; normalization and the clean-up scans are linear in the input.</para>
+/// the budget; the blank-response check and the tokenizer's scan of a long word are linear in the input, and nothing
+/// is copied.</para>
 /// </remarks>
 internal sealed class ClassifierEncoder : IPromptEncoder
 {
-    private readonly BertTokenizer _tokenizer;
+    private readonly WordPieceTokenizer _tokenizer;
     private readonly int _cls;
     private readonly int _sep;
     private readonly int _maxWindows;
 
-    private ClassifierEncoder(BertTokenizer tokenizer, int maxSequenceLength, int maxWindows)
+    private ClassifierEncoder(WordPieceTokenizer tokenizer, int maxSequenceLength, int maxWindows)
     {
         _tokenizer = tokenizer;
-        _cls = tokenizer.ClassificationTokenId;
-        _sep = tokenizer.SeparatorTokenId;
+        _cls = tokenizer.ClsId;
+        _sep = tokenizer.SepId;
         MaxSequenceLength = maxSequenceLength;
         _maxWindows = maxWindows;
     }
@@ -39,7 +40,10 @@ internal sealed class ClassifierEncoder : IPromptEncoder
     public int MaxSequenceLength { get; }
 
     /// <summary>The pad id the vocabulary defines (<c>[PAD]</c>).</summary>
-    public int PadTokenId => _tokenizer.PaddingTokenId;
+    public int PadTokenId => _tokenizer.PadId;
+
+    /// <summary>The tokenizer (Hugging Face BERT semantics, no special tokens in user text).</summary>
+    internal WordPieceTokenizer Tokenizer => _tokenizer;
 
     public static ClassifierEncoder Create(GuardManifest manifest)
     {
@@ -60,24 +64,17 @@ internal sealed class ClassifierEncoder : IPromptEncoder
             throw new SafeRouteException($"The tokenizer file '{path}' named by '{manifest.FilePath}' does not exist.");
         }
 
-        BertTokenizer bert;
+        WordPieceTokenizer wordPiece;
         try
         {
-            bert = BertTokenizer.Create(path, new BertOptions
-            {
-                LowerCaseBeforeTokenization = tokenizer.LowerCase,
-                RemoveNonSpacingMarks = tokenizer.LowerCase,
-                ApplyBasicTokenization = true,
-                IndividuallyTokenizeCjk = true,
-                SplitOnSpecialTokens = false,
-            });
+            wordPiece = WordPieceTokenizer.Load(path, tokenizer.LowerCase);
         }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or IOException)
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or IOException or UnauthorizedAccessException)
         {
             throw new SafeRouteException($"The WordPiece vocabulary '{path}' could not be read: {ex.Message}", ex);
         }
 
-        return new ClassifierEncoder(bert, manifest.MaxSequenceLength, manifest.Classifier!.MaxWindows);
+        return new ClassifierEncoder(wordPiece, manifest.MaxSequenceLength, manifest.Classifier!.MaxWindows);
     }
 
     /// <inheritdoc/>
@@ -92,13 +89,15 @@ internal sealed class ClassifierEncoder : IPromptEncoder
     {
         ArgumentNullException.ThrowIfNull(prompt);
         cancellationToken.ThrowIfCancellationRequested();
-        string user = Clean(prompt);
-        string? agent = response is null || SafetyText.IsBlank(response) ? null : Clean(response);
+        // No strip or lone-surrogate pass (a copy of a large input): the tokenizer deletes lone surrogates, U+FFFD and
+        // white space at either end produces no token, so the ids are those of the stripped, repaired text.
+        string user = prompt;
+        string? agent = response is null || SafetyText.IsBlank(response) ? null : response;
         int max = MaxSequenceLength;
         if (agent is null)
         {
             int budget = max - 2;
-            List<int> ids = Tokenize(user, (budget * _maxWindows) + 1);
+            List<int> ids = Tokenize(user, (budget * _maxWindows) + 1, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             bool truncated = ids.Count > budget * _maxWindows;
             int count = Math.Min(ids.Count, budget * _maxWindows);
@@ -106,7 +105,7 @@ internal sealed class ClassifierEncoder : IPromptEncoder
         }
 
         int promptBudget = (max - 3) / 2;
-        List<int> promptIds = Tokenize(user, promptBudget + 1);
+        List<int> promptIds = Tokenize(user, promptBudget + 1, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
         bool promptCut = promptIds.Count > promptBudget;
         if (promptCut)
@@ -115,7 +114,7 @@ internal sealed class ClassifierEncoder : IPromptEncoder
         }
 
         int responseBudget = max - 3 - promptIds.Count;
-        List<int> responseIds = Tokenize(agent, (responseBudget * _maxWindows) + 1);
+        List<int> responseIds = Tokenize(agent, (responseBudget * _maxWindows) + 1, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
         bool responseCut = responseIds.Count > responseBudget * _maxWindows;
         return Windows(pair: true, promptIds, responseIds, Math.Min(responseIds.Count, responseBudget * _maxWindows), responseBudget, promptCut || responseCut);
@@ -159,16 +158,11 @@ internal sealed class ClassifierEncoder : IPromptEncoder
         return new EncodedPrompt(row, truncated) { TypeIds = types };
     }
 
-    private List<int> Tokenize(string text, int maxTokens)
+    /// <summary>The ids of <paramref name="text"/>, at most <paramref name="maxTokens"/> (the tokenizer stops there).</summary>
+    private List<int> Tokenize(string text, int maxTokens, CancellationToken cancellationToken)
     {
-        if (text.Length == 0)
-        {
-            return [];
-        }
-
-        IReadOnlyList<int> ids = _tokenizer.EncodeToIds(text, maxTokens, addSpecialTokens: false, out _, out _, considerPreTokenization: true, considerNormalization: true);
-        return ids as List<int> ?? [.. ids];
+        var ids = new List<int>(Math.Min(maxTokens, 1 + (text.Length / 2)));
+        _tokenizer.Encode(text, ids, maxTokens, cancellationToken);
+        return ids;
     }
-
-    private static string Clean(string text) => SafetyText.ReplaceLoneSurrogates(SafetyText.Strip(text));
 }
