@@ -16,7 +16,7 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000000 }'; }   # decimal megab
 version="$(dotnet msbuild "$repo/src/SafeRoute/SafeRoute.csproj" -getProperty:PackageVersion)"
 step "pack every package (version $version, warnings are errors) into $feed"
 dotnet pack "$repo/SafeRoute.sln" -c Release -o "$feed" -warnaserror -p:TreatWarningsAsErrors=true --nologo -v:q
-for id in SafeRoute SafeRoute.Models.Default SafeRoute.Remote SafeRoute.Extensions.AI SafeRoute.Training SafeRoute.Cli SafeRoute.Cli.linux-x64; do
+for id in SafeRoute.Abstractions SafeRoute SafeRoute.Models.Default SafeRoute.Remote SafeRoute.Extensions.AI SafeRoute.Training SafeRoute.Cli SafeRoute.Cli.linux-x64; do
   pkg="$feed/$id.$version.nupkg"
   [ -f "$pkg" ] || fail "$id.$version.nupkg was not produced"
   nuspec="$(unzip -p "$pkg" '*.nuspec')"
@@ -24,6 +24,13 @@ for id in SafeRoute SafeRoute.Models.Default SafeRoute.Remote SafeRoute.Extensio
   grep -Eq '<license type="(expression|file)">' <<<"$nuspec" || fail "$id has no licence"
   echo "  $id: $(mb "$(stat -c %s "$pkg")") MB"
 done
+# The seam (issue 15): the abstractions have no dependencies; the chat middleware needs no ONNX Runtime.
+abstractions="$(unzip -p "$feed/SafeRoute.Abstractions.$version.nupkg" '*.nuspec')"
+! grep -q '<dependency ' <<<"$abstractions" || fail "SafeRoute.Abstractions has dependencies"
+middleware="$(unzip -p "$feed/SafeRoute.Extensions.AI.$version.nupkg" '*.nuspec')"
+! grep -Eq 'id="(Microsoft.ML.OnnxRuntime[^"]*|SafeRoute)"' <<<"$middleware" || fail "SafeRoute.Extensions.AI depends on ONNX Runtime or the core"
+grep -q 'id="SafeRoute.Abstractions"' <<<"$middleware" || fail "SafeRoute.Extensions.AI does not depend on SafeRoute.Abstractions"
+echo "  SafeRoute.Abstractions: no dependencies; SafeRoute.Extensions.AI: abstractions only, no ONNX Runtime"
 for id in SafeRoute.Models.Default SafeRoute.Cli SafeRoute.Cli.linux-x64; do
   licence="$(unzip -p "$feed/$id.$version.nupkg" LICENSE.txt 2>/dev/null || true)"
   grep -qi "non-commercial" <<<"$licence" || fail "$id's licence file does not say the bundled models are for non-commercial use"
