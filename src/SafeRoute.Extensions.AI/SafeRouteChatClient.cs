@@ -212,6 +212,18 @@ public sealed class SafeRouteChatClient : DelegatingChatClient
 
     /// <summary>A check that could not be made, under a <see cref="SafeRouteChatOptions.FailureMode"/> other than Throw:
     /// logged, then allowed (<see langword="null"/>) or blocked.</summary>
+    /// <summary>The flagged category codes of a verdict, comma-separated; "none" when the guard reports no flagged category.</summary>
+    internal static string FlaggedCategories(SafetyVerdict verdict)
+    {
+        if (verdict.Categories is not { Count: > 0 } categories)
+        {
+            return "none";
+        }
+
+        string flagged = string.Join(",", categories.Where(c => c.IsFlagged).Select(c => c.Name));
+        return flagged.Length == 0 ? "none" : flagged;
+    }
+
     private SafeRouteChatBlock? Failed(SafeRouteChatStage stage, SafetyVerdict? verdict, Exception failure)
     {
         ChatLog.GuardFailed(_logger, stage, _options.FailureMode, failure);
@@ -256,7 +268,12 @@ public sealed class SafeRouteChatClient : DelegatingChatClient
             return (verdict, null);
         }
 
-        ChatLog.Blocked(_logger, stage, verdict.UnsafeProbability, verdict.DecidedBy);
+        // Category codes only (S1, a classifier label): never user text.
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            string categories = FlaggedCategories(verdict);
+            ChatLog.Blocked(_logger, stage, verdict.UnsafeProbability, verdict.DecidedBy, categories);
+        }
         return (verdict, new SafeRouteChatBlock(stage, verdict, null));
     }
 
@@ -301,8 +318,8 @@ public sealed class SafeRouteChatClient : DelegatingChatClient
 /// <summary>Source-generated log messages of the chat middleware; none takes user text.</summary>
 internal static partial class ChatLog
 {
-    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "SafeRoute blocked a chat {Stage} (p(unsafe) = {Probability}, decided by the {Tier} guard).")]
-    public static partial void Blocked(ILogger logger, SafeRouteChatStage stage, float probability, GuardTier tier);
+    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "SafeRoute blocked a chat {Stage} (p(unsafe) = {Probability}, decided by the {Tier} guard, categories: {Categories}).")]
+    public static partial void Blocked(ILogger logger, SafeRouteChatStage stage, float probability, GuardTier tier, string categories);
 
     [LoggerMessage(EventId = 202, Level = LogLevel.Warning, Message = "The safety guard failed while checking a chat {Stage}; failure mode {Mode} applied.")]
     public static partial void GuardFailed(ILogger logger, SafeRouteChatStage stage, SafeRouteChatFailureMode mode, Exception exception);

@@ -455,7 +455,8 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
             _telemetry.Verdicts.Add(
                 1,
                 new KeyValuePair<string, object?>(SafeRouteTelemetry.TierTag, SafeRouteTelemetry.TierName(verdict.DecidedBy)),
-                new KeyValuePair<string, object?>(SafeRouteTelemetry.OutcomeTag, outcome));
+                new KeyValuePair<string, object?>(SafeRouteTelemetry.OutcomeTag, outcome),
+                new KeyValuePair<string, object?>(SafeRouteTelemetry.CategoryTag, verdict.IsUnsafe ? FirstFlagged(verdict) : "none"));
         }
 
         _telemetry.Requests.Add(routedCount, new KeyValuePair<string, object?>(SafeRouteTelemetry.RoutedTag, true));
@@ -527,6 +528,22 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
                 (guard as IDisposable)?.Dispose();
             }
         }
+    }
+
+    private static string FirstFlagged(SafetyVerdict verdict)
+    {
+        if (verdict.Categories is { } categories)
+        {
+            foreach (CategoryScore category in categories)
+            {
+                if (category.IsFlagged)
+                {
+                    return category.Name;
+                }
+            }
+        }
+
+        return "none";
     }
 
     private static string Describe(IScoringSafetyGuard guard) => guard is OnnxSafetyGuard onnx ? onnx.ModelDirectory : guard.GetType().Name;

@@ -24,6 +24,9 @@ internal sealed class SafeRouteTelemetry
 
     public const string PolicyTag = "saferoute.policy";
 
+    /// <summary>The first flagged category of an unsafe verdict ("none" when it has none); a code such as S1, never user text.</summary>
+    public const string CategoryTag = "saferoute.category";
+
     private static readonly Lazy<SafeRouteTelemetry> SharedInstance = new(() => new SafeRouteTelemetry(new Meter(Name, Version)));
 
     private SafeRouteTelemetry(Meter meter)

@@ -1,5 +1,8 @@
+using System.Diagnostics.Metrics;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using SafeRoute.Models;
 using SafeRoute.Routing;
 using SafeRoute.Tests.TestModels;
@@ -138,16 +141,22 @@ public sealed class CategoryTests
     }
 
     [Test]
-    public async Task RoutedGuard_PassesTheLargeGuardsCategoriesThrough()
+    public async Task RoutedGuard_PassesTheLargeGuardsCategoriesThrough_AndCountsTheCategory()
     {
+        using ServiceProvider meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var verdicts = new MetricCollector<long>(meters.GetRequiredService<IMeterFactory>(), "SafeRoute", "saferoute.verdicts");
         using OnnxSafetyGuard small = OnnxSafetyGuard.Create(TestGuardFactory.Create(_temp.Sub($"small-{Guid.NewGuid():N}"), TestGuardOptions.Small).Directory);
-        using OnnxSafetyGuard large = OnnxSafetyGuard.Create(_model.Directory, tier: GuardTier.Large);
-        using var routed = new RoutedSafetyGuard(small, large, new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = -1f });
+        var options = new GuardModelOptions();
+        options.Categories.DefaultThreshold = 0f; // every category flagged: the first one is counted
+        using OnnxSafetyGuard large = OnnxSafetyGuard.Create(_model.Directory, options, GuardTier.Large);
+        using var routed = new RoutedSafetyGuard(small, large, new EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = -1f, MeterFactory = meters.GetRequiredService<IMeterFactory>() });
         SafetyVerdict verdict = await routed.EvaluateAsync(Unsafe);
+        _ = await routed.EvaluateAsync(Safe);
         Assert.Multiple(() =>
         {
             Assert.That(verdict.DecidedBy, Is.EqualTo(GuardTier.Large));
             Assert.That(verdict.Categories, Has.Count.EqualTo(Names.Length));
+            Assert.That(verdicts.GetMeasurementSnapshot().Select(m => m.Tags["saferoute.category"]), Is.EquivalentTo(new object?[] { "S1", "none" }));
         });
     }
 

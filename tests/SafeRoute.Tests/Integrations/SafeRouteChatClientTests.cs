@@ -304,4 +304,16 @@ public sealed class SafeRouteChatClientTests
     {
         Assert.That(() => new SafeRouteChatClient(new ScriptedChatClient("x"), new MarkerGuard(), new SafeRouteChatOptions { StreamingWindowChars = 0 }), Throws.InstanceOf<ArgumentOutOfRangeException>());
     }
+
+    [Test]
+    public void BlockedLog_NamesOnlyFlaggedCategoryCodes()
+    {
+        SafetyVerdict Verdict(params CategoryScore[]? categories) => new() { IsUnsafe = true, UnsafeProbability = 0.9f, DecidedBy = GuardTier.Large, Categories = categories };
+        Assert.Multiple(() =>
+        {
+            Assert.That(SafeRouteChatClient.FlaggedCategories(Verdict(null)), Is.EqualTo("none"));
+            Assert.That(SafeRouteChatClient.FlaggedCategories(Verdict(new CategoryScore("S1", 0.2f, false))), Is.EqualTo("none"));
+            Assert.That(SafeRouteChatClient.FlaggedCategories(Verdict(new CategoryScore("S1", 0.7f, true), new CategoryScore("S2", 0.1f, false), new CategoryScore("S9", 0.6f, true))), Is.EqualTo("S1,S9"));
+        });
+    }
 }
