@@ -54,4 +54,95 @@ public sealed class GuardModelOptions
     /// (threads, optimisation level, execution providers) and before the session is created.</summary>
     /// <value>The default is <see langword="null"/>.</value>
     public Action<SessionOptions>? ConfigureSessionOptions { get; set; }
+
+    /// <summary>Every problem with these options: the one check that <see cref="OnnxSafetyGuard.Create"/> and the DI
+    /// validator share (each formats the setting path its own way).</summary>
+    internal List<OptionProblem> Problems()
+    {
+        var problems = new List<OptionProblem>();
+        if (MaxBatchSize < 1)
+        {
+            problems.Add(new(["MaxBatchSize"], $"must be at least 1 (it is {MaxBatchSize}).", OptionProblemKind.OutOfRange));
+        }
+
+        if (IntraOpNumThreads is < 1)
+        {
+            problems.Add(new(["IntraOpNumThreads"], $"must be at least 1 when set (it is {IntraOpNumThreads}).", OptionProblemKind.OutOfRange));
+        }
+
+        if (MaxSequenceLength is < 8)
+        {
+            problems.Add(new(["MaxSequenceLength"], $"must be at least 8 when set (it is {MaxSequenceLength}).", OptionProblemKind.OutOfRange));
+        }
+
+        if (MicroBatching is null)
+        {
+            problems.Add(new(["MicroBatching"], "must not be null.", OptionProblemKind.Null));
+        }
+        else
+        {
+            problems.AddRange(MicroBatching.Problems().Select(p => new OptionProblem(["MicroBatching"], p, OptionProblemKind.OutOfRange, Nested: true)));
+        }
+
+        for (int i = 0; i < ExecutionProviders.Count; i++)
+        {
+            string index = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (ExecutionProviders[i] is not { } provider)
+            {
+                problems.Add(new(["ExecutionProviders", index], "must not be null.", OptionProblemKind.Null));
+                continue;
+            }
+
+            problems.AddRange(provider.Problems().Select(p => new OptionProblem(["ExecutionProviders", index], p, OptionProblemKind.Invalid, Nested: true)));
+        }
+
+        if (Categories is null)
+        {
+            problems.Add(new(["Categories"], "must not be null.", OptionProblemKind.Null));
+        }
+        else
+        {
+            problems.AddRange(Categories.Problems().Select(p => new OptionProblem(["Categories"], p, OptionProblemKind.OutOfRange, Nested: true)));
+        }
+
+        return problems;
+    }
+}
+
+/// <summary>How an option is wrong: which exception <see cref="OnnxSafetyGuard.Create"/> throws for it.</summary>
+internal enum OptionProblemKind
+{
+    /// <summary>A required sub-options object is null (<see cref="ArgumentException"/>).</summary>
+    Null,
+
+    /// <summary>A number is out of range (<see cref="ArgumentOutOfRangeException"/>).</summary>
+    OutOfRange,
+
+    /// <summary>A setting that would be ignored or cannot work (<see cref="ArgumentException"/>).</summary>
+    Invalid,
+}
+
+/// <summary>One problem with a <see cref="GuardModelOptions"/>.</summary>
+/// <param name="Path">The setting's path below the options object (an index is its own segment).</param>
+/// <param name="Problem">What is wrong: after the path with a space, or, when <paramref name="Nested"/>, a sentence that
+/// starts with the nested setting's name and follows the path directly.</param>
+/// <param name="Kind">Which exception the non-DI path throws.</param>
+/// <param name="Nested">Whether <paramref name="Problem"/> names a setting of the object at <paramref name="Path"/>.</param>
+internal readonly record struct OptionProblem(string[] Path, string Problem, OptionProblemKind Kind, bool Nested = false)
+{
+    /// <summary>As the DI validator names settings: <c>SafeRoute:SmallModel:ExecutionProviders:0:DeviceId …</c>.</summary>
+    public string ToConfigurationText(string prefix) =>
+        prefix + string.Join(":", Path) + (Nested ? ":" : " ") + Problem;
+
+    /// <summary>As the API names settings: <c>GuardModelOptions.ExecutionProviders[0].DeviceId …</c>.</summary>
+    public string ToApiText()
+    {
+        var b = new System.Text.StringBuilder("GuardModelOptions");
+        foreach (string segment in Path)
+        {
+            b.Append(char.IsAsciiDigit(segment[0]) ? $"[{segment}]" : "." + segment);
+        }
+
+        return b.Append(Nested ? "." : " ").Append(Problem).ToString();
+    }
 }

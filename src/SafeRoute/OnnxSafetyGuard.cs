@@ -186,33 +186,13 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(modelDirectory);
         options ??= new GuardModelOptions();
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatchSize, 1, nameof(options));
-        if (options.MicroBatching is null)
+        if (options.Problems() is { Count: > 0 } problems)
         {
-            throw new ArgumentException("GuardModelOptions.MicroBatching must not be null.", nameof(options));
-        }
-
-        if (options.MicroBatching.Problems() is { Count: > 0 } batchingProblems)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), "GuardModelOptions.MicroBatching." + string.Join(" GuardModelOptions.MicroBatching.", batchingProblems));
-        }
-        if (options.MaxSequenceLength is { } overrideLength)
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(overrideLength, 8, nameof(options));
-        }
-
-        for (int i = 0; i < options.ExecutionProviders.Count; i++)
-        {
-            ExecutionProviderOptions? providerOptions = options.ExecutionProviders[i];
-            if (providerOptions is null)
-            {
-                throw new ArgumentException($"GuardModelOptions.ExecutionProviders[{i}] must not be null.", nameof(options));
-            }
-
-            if (providerOptions.Problems() is { Count: > 0 } providerProblems)
-            {
-                throw new ArgumentException($"GuardModelOptions.ExecutionProviders[{i}]." + string.Join($" GuardModelOptions.ExecutionProviders[{i}].", providerProblems), nameof(options));
-            }
+            // Null sub-options and ignored settings are argument errors; numbers out of range are range errors.
+            string message = string.Join(" ", problems.Select(p => p.ToApiText()));
+            throw problems.Exists(p => p.Kind != OptionProblemKind.OutOfRange)
+                ? new ArgumentException(message, nameof(options))
+                : new ArgumentOutOfRangeException(nameof(options), message);
         }
 
         GuardManifest manifest = GuardManifest.Load(modelDirectory);
@@ -222,16 +202,6 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         {
             manifest.MaxSequenceLength = length;
             lengthOverridden = true;
-        }
-
-        if (options.Categories is null)
-        {
-            throw new ArgumentException("GuardModelOptions.Categories must not be null.", nameof(options));
-        }
-
-        if (options.Categories.Problems() is { Count: > 0 } categoryProblems)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), "GuardModelOptions.Categories." + string.Join(" GuardModelOptions.Categories.", categoryProblems));
         }
 
         string modelName = string.IsNullOrWhiteSpace(manifest.Name) ? manifest.Directory : manifest.Name!;

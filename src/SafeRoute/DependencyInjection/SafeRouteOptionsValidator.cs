@@ -132,46 +132,10 @@ internal sealed class SafeRouteOptionsValidator(string sectionPath, bool customL
                 failures.Add($"{P(key + ":Path")}: the model folder '{folder}' has no {Models.GuardManifest.FileName}.");
             }
 
-            if (model.MaxBatchSize < 1)
+            // The same checks OnnxSafetyGuard.Create makes, named by configuration path.
+            foreach (OptionProblem problem in model.Problems())
             {
-                failures.Add($"{P(key + ":MaxBatchSize")} must be at least 1 (it is {model.MaxBatchSize}).");
-            }
-
-            if (model.IntraOpNumThreads is < 1)
-            {
-                failures.Add($"{P(key + ":IntraOpNumThreads")} must be at least 1 when set (it is {model.IntraOpNumThreads}).");
-            }
-
-            if (model.MaxSequenceLength is < 8)
-            {
-                failures.Add($"{P(key + ":MaxSequenceLength")} must be at least 8 when set (it is {model.MaxSequenceLength}).");
-            }
-
-            if (model.MicroBatching is null)
-            {
-                failures.Add($"{P(key + ":MicroBatching")} must not be null.");
-            }
-            else
-            {
-                foreach (string problem in model.MicroBatching.Problems())
-                {
-                    failures.Add($"{P(key + ":MicroBatching:")}{problem}");
-                }
-            }
-
-            for (int i = 0; i < model.ExecutionProviders.Count; i++)
-            {
-                ExecutionProviderOptions? ep = model.ExecutionProviders[i];
-                if (ep is null)
-                {
-                    failures.Add($"{P($"{key}:ExecutionProviders:{i}")} must not be null.");
-                    continue;
-                }
-
-                foreach (string problem in ep.Problems())
-                {
-                    failures.Add($"{P($"{key}:ExecutionProviders:{i}:")}{problem}");
-                }
+                failures.Add(problem.ToConfigurationText(P(key + ":")));
             }
         }
     }
