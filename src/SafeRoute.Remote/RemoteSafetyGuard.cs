@@ -263,6 +263,34 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
         }
     }
 
+    /// <summary>The categories on the line after <c>unsafe</c> in the generated text (<c>S1,S10</c>): known codes of the
+    /// model (S1–S14 on 8B, S1–S13 on 1B), each once, in the order written; null when the line lists none.</summary>
+    internal static IReadOnlyList<CategoryScore>? ReadCategories(JsonElement choice, bool is8B)
+    {
+        if (!choice.TryGetProperty("text", out JsonElement text) || text.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+
+        string[] lines = text.GetString()!.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (lines.Length < 2 || lines[0] != "unsafe")
+        {
+            return null;
+        }
+
+        IReadOnlyList<string> known = LlamaGuard3Template.CategoryCodes(is8B);
+        var categories = new List<CategoryScore>();
+        foreach (string code in lines[1].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (known.Contains(code, StringComparer.Ordinal) && !categories.Exists(c => c.Name == code))
+            {
+                categories.Add(new CategoryScore(code, 1f, IsFlagged: true));
+            }
+        }
+
+        return categories.Count == 0 ? null : categories;
+    }
+
     private static bool TryFinite(JsonElement element, out double value)
     {
         value = 0;
@@ -303,7 +331,7 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
                 w.WriteEndArray();
             }
 
-            w.WriteNumber("max_tokens", 1);
+            w.WriteNumber("max_tokens", _options.RequestCategories ? RemoteSafetyGuardOptions.CategoryMaxTokens : 1);
             w.WriteNumber("temperature", 0);
             w.WriteNumber("logprobs", _options.TopLogprobs);
             w.WriteBoolean("stream", false);
@@ -442,6 +470,7 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
                     UnsafeProbability = p,
                     DecidedBy = _options.Tier,
                     ModelName = _options.Model,
+                    Categories = _options.RequestCategories && p > SafetyVerdict.DecisionThreshold ? ReadCategories(choice, _options.Is8B) : null,
                 };
             }
 

@@ -36,6 +36,19 @@ public sealed class RemoteSafetyGuardOptions
     /// <value>The default is 16.</value>
     public int MaxBatchSize { get; set; } = 16;
 
+    /// <summary>Gets or sets a value indicating whether the guard asks for the category line of unsafe answers
+    /// (Llama Guard 3 writes <c>unsafe</c>, then the violated categories such as <c>S1,S10</c>): requests allow
+    /// <see cref="CategoryMaxTokens"/> tokens instead of 1, and an unsafe verdict carries the listed categories in
+    /// <see cref="SafetyVerdict.Categories"/> (probability 1, flagged). A line that lists no known category leaves
+    /// <see cref="SafetyVerdict.Categories"/> <see langword="null"/>; the verdict itself is unaffected.</summary>
+    /// <value>The default is <see langword="false"/> (one generated token).</value>
+    [System.Diagnostics.CodeAnalysis.Experimental("SAFEROUTE001")]
+    public bool RequestCategories { get; set; }
+
+    /// <summary>The tokens a request may generate when <see cref="RequestCategories"/> is on: the verdict, a newline and the
+    /// comma-separated category codes.</summary>
+    public const int CategoryMaxTokens = 12;
+
     /// <summary>Gets or sets the time one attempt may take, from sending the request to the last byte of the answer's body
     /// (with <c>AddSafeRouteRemoteGuard</c>; a stalled body is an attempt timeout, retried like one).</summary>
     /// <value>The default is 10 seconds.</value>

@@ -46,9 +46,8 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TimeProvider _timeProvider;
 
-    /// <summary>Creates a routed guard.</summary>
-    /// <param name="small">The small guard: an <see cref="OnnxSafetyGuard"/> or any other <see cref="IScoringSafetyGuard"/>; it must
-    /// expose features (<see cref="IScoringSafetyGuard.FeatureSize"/>) when the router reads them.</param>
+    /// <summary>Creates a routed guard with an ONNX small guard.</summary>
+    /// <param name="small">The small guard; it must expose a hidden state (<see cref="OnnxSafetyGuard.FeatureSize"/>) when the router reads features.</param>
     /// <param name="large">The large guard: an <see cref="OnnxSafetyGuard"/> or any other <see cref="ISafetyGuard"/>.</param>
     /// <param name="router">The router.</param>
     /// <param name="options">Threshold, failure policy and ownership; <see langword="null"/> for the defaults.</param>
@@ -57,6 +56,21 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     /// <see cref="RoutedSafetyGuardOptions.LargeGuardTimeout"/> is not greater than zero and at most one hour.</exception>
     /// <exception cref="SafeRouteException">The router reads a feature vector whose size differs from the small guard's hidden size,
     /// or the small guard exposes no hidden state.</exception>
+    public RoutedSafetyGuard(OnnxSafetyGuard small, ISafetyGuard large, ISafetyRouter router, RoutedSafetyGuardOptions? options = null)
+        : this((IScoringSafetyGuard)small, large, router, options)
+    {
+    }
+
+    /// <summary>Creates a routed guard whose small tier is any <see cref="IScoringSafetyGuard"/> (an app's own model, say).</summary>
+    /// <param name="small">The small guard; it must expose features (<see cref="IScoringSafetyGuard.FeatureSize"/>) when the router reads them.</param>
+    /// <param name="large">The large guard: an <see cref="OnnxSafetyGuard"/> or any other <see cref="ISafetyGuard"/>.</param>
+    /// <param name="router">The router.</param>
+    /// <param name="options">Threshold, failure policy and ownership; <see langword="null"/> for the defaults.</param>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The threshold is not a finite number, or
+    /// <see cref="RoutedSafetyGuardOptions.LargeGuardTimeout"/> is not greater than zero and at most one hour.</exception>
+    /// <exception cref="SafeRouteException">The router reads a feature vector whose size differs from the small guard's,
+    /// or the small guard exposes no features.</exception>
     [System.Diagnostics.CodeAnalysis.Experimental(DiagnosticIds.Scoring)]
     public RoutedSafetyGuard(IScoringSafetyGuard small, ISafetyGuard large, ISafetyRouter router, RoutedSafetyGuardOptions? options = null)
     {
