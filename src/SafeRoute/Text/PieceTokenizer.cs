@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 using System.Text.RegularExpressions;
 
 namespace SafeRoute.Text;
@@ -24,8 +25,9 @@ internal sealed class PieceTokenizer
     /// <summary>Pieces at least this long are cached per call (shorter ones merge in well under a microsecond).</summary>
     internal const int CachedPieceMinChars = 16;
 
-    /// <summary>The most pieces cached per call.</summary>
-    internal const int CacheCapacity = 4096;
+    /// <summary>The most pieces cached per call (about 4 MB at 64 characters a piece): enough for every long piece a
+    /// 32k-token budget of such pieces walks.</summary>
+    internal const int CacheCapacity = 16384;
 
     [ThreadStatic]
     private static PieceCache? t_cache;
@@ -263,7 +265,8 @@ internal sealed class PieceTokenizer
         int maxBytes = piece.Length * 3;
         byte[]? rentedBytes = null;
         int[]? rentedMap = null;
-        (int Index, int Rank)[]? rentedParts = null;
+        int[]? rentedStarts = null;
+        int[]? rentedRanks = null;
         Span<byte> bytes = maxBytes <= 256 ? stackalloc byte[256] : (rentedBytes = ArrayPool<byte>.Shared.Rent(maxBytes));
         Span<int> map = maxBytes + 1 <= 257 ? stackalloc int[257] : (rentedMap = ArrayPool<int>.Shared.Rent(maxBytes + 1));
         try
@@ -280,52 +283,49 @@ internal sealed class PieceTokenizer
                 return 1;
             }
 
-            Span<(int Index, int Rank)> parts = n + 1 <= 257 ? stackalloc (int, int)[257] : (rentedParts = ArrayPool<(int, int)>.Shared.Rent(n + 1));
-            parts = parts[..(n + 1)];
-            for (int i = 0; i < parts.Length; i++)
+            // Part boundaries and the rank of merging each part with the next, as two arrays (the minimum is found
+            // by a scan over contiguous ranks).
+            Span<int> starts = n + 1 <= 257 ? stackalloc int[257] : (rentedStarts = ArrayPool<int>.Shared.Rent(n + 1));
+            Span<int> ranks = n + 1 <= 257 ? stackalloc int[257] : (rentedRanks = ArrayPool<int>.Shared.Rent(n + 1));
+            int parts = n + 1;
+            for (int i = 0; i < parts; i++)
             {
-                parts[i] = (i, int.MaxValue);
+                starts[i] = i;
+                ranks[i] = int.MaxValue;
             }
 
-            for (int i = 0; i < parts.Length - 2; i++)
+            for (int i = 0; i < parts - 2; i++)
             {
-                parts[i].Rank = Rank(bytes, parts, i, 0);
+                ranks[i] = Rank(bytes, starts, parts, i, 0);
             }
 
-            while (parts.Length > 1)
+            while (parts > 1)
             {
-                int minIndex = 0;
-                int minRank = int.MaxValue;
-                for (int i = 0; i < parts.Length - 1; i++)
-                {
-                    if (parts[i].Rank < minRank)
-                    {
-                        minIndex = i;
-                        minRank = parts[i].Rank;
-                    }
-                }
-
+                // The lowest rank, and the leftmost part that has it (both scans vectorized).
+                ReadOnlySpan<int> live = ranks[..(parts - 1)];
+                int minRank = TensorPrimitives.Min(live);
                 if (minRank == int.MaxValue)
                 {
                     break;
                 }
 
-                int j = minIndex;
-                parts[j].Rank = Rank(bytes, parts, j, 1);
+                int j = live.IndexOf(minRank);
+                ranks[j] = Rank(bytes, starts, parts, j, 1);
                 if (j > 0)
                 {
-                    parts[j - 1].Rank = Rank(bytes, parts, j - 1, 1);
+                    ranks[j - 1] = Rank(bytes, starts, parts, j - 1, 1);
                 }
 
-                parts[(j + 2)..].CopyTo(parts[(j + 1)..]);
-                parts = parts[..^1];
+                starts[(j + 2)..parts].CopyTo(starts[(j + 1)..]);
+                ranks[(j + 2)..parts].CopyTo(ranks[(j + 1)..]);
+                parts--;
             }
 
-            int count = parts.Length - 1;
+            int count = parts - 1;
             for (int i = 0; i < count; i++)
             {
-                int start = parts[i].Index;
-                int end = parts[i + 1].Index;
+                int start = starts[i];
+                int end = starts[i + 1];
                 int mappedStart = map[start];
                 int mappedEnd = map[end];
                 int finalEnd = end;
@@ -361,20 +361,25 @@ internal sealed class PieceTokenizer
                 ArrayPool<int>.Shared.Return(rentedMap);
             }
 
-            if (rentedParts is not null)
+            if (rentedStarts is not null)
             {
-                ArrayPool<(int, int)>.Shared.Return(rentedParts);
+                ArrayPool<int>.Shared.Return(rentedStarts);
+            }
+
+            if (rentedRanks is not null)
+            {
+                ArrayPool<int>.Shared.Return(rentedRanks);
             }
         }
     }
 
     /// <summary>The rank of the bytes from part <paramref name="start"/> to part <c>start + skip + 2</c>; none: <see cref="int.MaxValue"/>.</summary>
-    private int Rank(ReadOnlySpan<byte> bytes, Span<(int Index, int Rank)> parts, int start, int skip)
+    private int Rank(ReadOnlySpan<byte> bytes, ReadOnlySpan<int> starts, int parts, int start, int skip)
     {
-        if (start + skip + 2 < parts.Length)
+        if (start + skip + 2 < parts)
         {
-            int from = parts[start].Index;
-            int to = parts[start + skip + 2].Index;
+            int from = starts[start];
+            int to = starts[start + skip + 2];
             if (_ranks.TryGetRank(bytes[from..to], out int rank))
             {
                 return rank;
@@ -494,12 +499,13 @@ internal sealed class PieceTokenizer
         }
     }
 
-    /// <summary>A fixed-size open-addressing map from piece text to tokens, for one call on one thread.</summary>
+    /// <summary>An open-addressing map from piece text to tokens, for one call on one thread; it starts small and
+    /// doubles while more than half full, up to <see cref="CacheCapacity"/> pieces.</summary>
     private sealed class PieceCache
     {
-        private readonly string?[] _keys = new string?[CacheCapacity * 2];
-        private readonly Token[]?[] _values = new Token[]?[CacheCapacity * 2];
-        private readonly int[] _used = new int[CacheCapacity];
+        private string?[] _keys = new string?[64];
+        private Token[]?[] _values = new Token[]?[64];
+        private int[] _used = new int[32];
 
         public int Count { get; private set; }
 
@@ -519,19 +525,15 @@ internal sealed class PieceTokenizer
             return false;
         }
 
-        /// <summary>Adds a piece that is not in the map (at most <see cref="CacheCapacity"/>, so the table stays half empty).</summary>
+        /// <summary>Adds a piece that is not in the map (the caller keeps <see cref="Count"/> below <see cref="CacheCapacity"/>).</summary>
         public void Add(ReadOnlySpan<char> piece, Token[] tokens)
         {
-            int mask = _keys.Length - 1;
-            int slot = string.GetHashCode(piece) & mask;
-            while (_keys[slot] is not null)
+            if (Count == _used.Length)
             {
-                slot = (slot + 1) & mask;
+                Grow();
             }
 
-            _keys[slot] = piece.ToString();
-            _values[slot] = tokens;
-            _used[Count++] = slot;
+            Put(piece.ToString(), tokens);
         }
 
         public void Clear()
@@ -543,6 +545,36 @@ internal sealed class PieceTokenizer
             }
 
             Count = 0;
+        }
+
+        private void Put(string key, Token[] tokens)
+        {
+            int mask = _keys.Length - 1;
+            int slot = string.GetHashCode(key) & mask;
+            while (_keys[slot] is not null)
+            {
+                slot = (slot + 1) & mask;
+            }
+
+            _keys[slot] = key;
+            _values[slot] = tokens;
+            _used[Count++] = slot;
+        }
+
+        private void Grow()
+        {
+            string?[] keys = _keys;
+            Token[]?[] values = _values;
+            int[] used = _used;
+            int count = Count;
+            _keys = new string?[keys.Length * 2];
+            _values = new Token[]?[keys.Length * 2];
+            _used = new int[used.Length * 2];
+            Count = 0;
+            for (int i = 0; i < count; i++)
+            {
+                Put(keys[used[i]]!, values[used[i]]!);
+            }
         }
     }
 }

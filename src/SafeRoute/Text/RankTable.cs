@@ -14,6 +14,7 @@ internal sealed class RankTable
     private readonly int[] _ranks;
     private readonly int[] _slots;
     private readonly int _mask;
+    private readonly int _longest;
 
     private RankTable(byte[] bytes, int[] offsets, int[] ranks, int[] slots)
     {
@@ -22,6 +23,10 @@ internal sealed class RankTable
         _ranks = ranks;
         _slots = slots;
         _mask = slots.Length - 1;
+        for (int i = 0; i < ranks.Length; i++)
+        {
+            _longest = Math.Max(_longest, offsets[i + 1] - offsets[i]);
+        }
     }
 
     /// <summary>Gets the number of tokens.</summary>
@@ -106,6 +111,12 @@ internal sealed class RankTable
     /// <returns>Whether the bytes are a token.</returns>
     public bool TryGetRank(ReadOnlySpan<byte> token, out int rank)
     {
+        if (token.Length > _longest)
+        {
+            rank = 0;
+            return false;
+        }
+
         int slot = (int)Hash(token) & _mask;
         while (true)
         {
