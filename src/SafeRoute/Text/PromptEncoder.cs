@@ -42,8 +42,11 @@ internal readonly record struct EncodedPrompt(int[] TokenIds, bool Truncated);
 /// stops one token past the budget; the first render of a text stops once the sequence is over the maximum; and the
 /// head and tail cut points are found in windows of the text's ends (4 characters per kept token plus 64, then sized
 /// from the characters per token seen, at most 64 per token). Encoding work grows with the token budget, not with
-/// the input (only the linear clean-up scans, <c>strip</c> and the surrogate check, touch the whole text). The
-/// cancellation token passed to <see cref="Encode"/> is checked before every piece.</para>
+/// the input (only the linear clean-up scans, <c>strip</c> and the surrogate check, touch the whole text). Text is
+/// tokenized by <see cref="PieceTokenizer"/> (the same ids and cut points as Microsoft.ML.Tokenizers 2.0.1's
+/// <c>TiktokenTokenizer</c>), which byte-pair encodes each distinct piece of 16 or more characters once per call: runs
+/// of long-token symbols, whose 64-character pieces each cost a long merge, repeat a few pieces. The cancellation token
+/// passed to <see cref="Encode"/> is checked before every piece, cached or not.</para>
 /// </remarks>
 internal sealed partial class PromptEncoder
 {
