@@ -25,7 +25,7 @@ public class AdversarialEncodingBenchmark
     public int Context { get; set; }
 
     /// <summary>Gets or sets the input class (see <see cref="AdversarialInputs.Representative"/>).</summary>
-    [Params("issue /x8+U+001E", "U+2026")]
+    [Params("issue /x8+U+001E", "U+2026", "random")]
     public string Input { get; set; } = "/";
 
     [GlobalSetup]
@@ -57,6 +57,7 @@ internal static class AdversarialInputs
         ["digits"] = "0123456789",
         ["+"] = "+",
         ["U+2026"] = "\u2026",
+        ["random"] = RandomSymbolsUnit,
     };
 
     /// <summary>Every class of the scan: one character of each Unicode general category, control characters, digits,
@@ -99,6 +100,10 @@ internal static class AdversarialInputs
             list.Add((Describe(unit), unit));
         }
 
+        // Non-repeating: seeded runs of 1–39 copies of long-token symbols, one pattern match whose 64-character pieces all
+        // differ (no piece cache helps).
+        list.Add((RandomSymbolsName, RandomSymbolsUnit));
+
         string[] classes = ["a", "7", " ", "/", "\u001E", "\u4E2D", "\U0001F600", "\u0301", "\n", "\u00A0", "'", "\uD800"];
         for (int i = 0; i < classes.Length; i++)
         {
@@ -111,9 +116,29 @@ internal static class AdversarialInputs
         return list;
     }
 
-    /// <summary>Repeats <paramref name="unit"/> to exactly <paramref name="chars"/> UTF-16 characters.</summary>
+    /// <summary>The name of the non-repeating class.</summary>
+    public const string RandomSymbolsName = "random runs of \u2026+~/-= (seeded)";
+
+    /// <summary>The unit that stands for the non-repeating class in <see cref="Build"/>.</summary>
+    private const string RandomSymbolsUnit = "\uE000random";
+
+    /// <summary>Repeats <paramref name="unit"/> to exactly <paramref name="chars"/> UTF-16 characters (the non-repeating
+    /// class: seeded random runs).</summary>
     public static string Build(string unit, int chars)
     {
+        if (unit == RandomSymbolsUnit)
+        {
+            var random = new Random(14);
+            string symbols = "\u2026+~/-=";
+            var text = new StringBuilder(chars + 64);
+            while (text.Length < chars)
+            {
+                text.Append(symbols[random.Next(symbols.Length)], random.Next(1, 40));
+            }
+
+            return text.ToString(0, chars);
+        }
+
         var b = new StringBuilder(chars + unit.Length);
         while (b.Length < chars)
         {

@@ -31,6 +31,9 @@ internal sealed class BoundedPreTokenizer : PreTokenizer
     private static long t_chars;
 
     [ThreadStatic]
+    private static long t_pieceChars;
+
+    [ThreadStatic]
     private static int t_longestPiece;
 
     [ThreadStatic]
@@ -45,13 +48,18 @@ internal sealed class BoundedPreTokenizer : PreTokenizer
         _regex = regex;
     }
 
-    /// <summary>Gets the number of characters this thread has handed to BPE since <see cref="ResetCharsHandedOut"/> (for tests).</summary>
+    /// <summary>Gets the number of characters this thread has byte-pair encoded since <see cref="ResetCharsHandedOut"/>
+    /// (pieces found in <see cref="PieceTokenizer"/>'s per-call cache are not encoded again and not counted; for tests).</summary>
     internal static long CharsHandedOut => t_chars;
+
+    /// <summary>Gets the number of characters in the pieces this thread has walked since <see cref="ResetCharsHandedOut"/>,
+    /// cached or not (for tests).</summary>
+    internal static long PieceChars => t_pieceChars;
 
     /// <summary>Gets the longest piece this thread has handed to BPE since <see cref="ResetCharsHandedOut"/> (for tests).</summary>
     internal static int LongestPiece => t_longestPiece;
 
-    /// <summary>Sets a callback run on this thread before every piece with the running character count (for tests).</summary>
+    /// <summary>Sets a callback run on this thread before every piece with the running count of piece characters (for tests).</summary>
     internal static Action<long>? PieceHook
     {
         get => t_pieceHook;
@@ -62,6 +70,7 @@ internal sealed class BoundedPreTokenizer : PreTokenizer
     internal static void ResetCharsHandedOut()
     {
         t_chars = 0;
+        t_pieceChars = 0;
         t_longestPiece = 0;
     }
 
@@ -106,7 +115,7 @@ internal sealed class BoundedPreTokenizer : PreTokenizer
             int at = 0;
             while (at < length)
             {
-                (int start, int matched) = NextMatch(regex, text, buffer, at, length);
+                (int start, int matched) = NextMatch(regex, text is not null ? text.AsSpan(0, length) : buffer.AsSpan(0, length), at);
                 if (start >= length)
                 {
                     break;
@@ -122,12 +131,7 @@ internal sealed class BoundedPreTokenizer : PreTokenizer
                 int end = start + matched;
                 while (start < end)
                 {
-                    int piece = Math.Min(MaxPieceChars, end - start);
-                    if (start + piece < end && char.IsHighSurrogate(At(text, buffer, start + piece - 1)))
-                    {
-                        piece--;
-                    }
-
+                    int piece = PieceLength(text is not null ? text.AsSpan(0, length) : buffer.AsSpan(0, length), start, end);
                     OnPiece(piece);
                     yield return (start, piece);
                     start += piece;
@@ -145,26 +149,42 @@ internal sealed class BoundedPreTokenizer : PreTokenizer
         }
     }
 
-    private static char At(string? text, char[]? buffer, int index) => text is not null ? text[index] : buffer![index];
-
-    private static (int Start, int Length) NextMatch(Regex regex, string? text, char[]? buffer, int at, int length)
+    /// <summary>The next pattern match at or after <paramref name="at"/>, found in the text from <paramref name="at"/> on
+    /// (as the pattern sees it there); (<c>text.Length</c>, 0) when there is none.</summary>
+    internal static (int Start, int Length) NextMatch(Regex regex, ReadOnlySpan<char> text, int at)
     {
-        ReadOnlySpan<char> rest = text is not null ? text.AsSpan(at, length - at) : buffer.AsSpan(at, length - at);
-        foreach (ValueMatch m in regex.EnumerateMatches(rest))
+        foreach (ValueMatch m in regex.EnumerateMatches(text[at..]))
         {
             return (at + m.Index, m.Length);
         }
 
-        return (length, 0);
+        return (text.Length, 0);
     }
 
-    private static void OnPiece(int length)
+    /// <summary>The length of the piece that starts at <paramref name="start"/> in a match ending at <paramref name="end"/>:
+    /// at most <see cref="MaxPieceChars"/>, one less when the cut would split a surrogate pair.</summary>
+    internal static int PieceLength(ReadOnlySpan<char> text, int start, int end)
     {
-        t_chars += length;
+        int piece = Math.Min(MaxPieceChars, end - start);
+        if (start + piece < end && char.IsHighSurrogate(text[start + piece - 1]))
+        {
+            piece--;
+        }
+
+        return piece;
+    }
+
+    /// <summary>Called before every piece: counts it, runs the test hook, checks the thread's cancellation token.</summary>
+    internal static void OnPiece(int length)
+    {
+        t_pieceChars += length;
         t_longestPiece = Math.Max(t_longestPiece, length);
-        t_pieceHook?.Invoke(t_chars);
+        t_pieceHook?.Invoke(t_pieceChars);
         t_cancellation.ThrowIfCancellationRequested();
     }
+
+    /// <summary>Called when a piece is byte-pair encoded (not found in a cache): counts its characters.</summary>
+    internal static void OnBytePairEncode(int length) => t_chars += length;
 
     /// <summary>Restores the previous cancellation token of the thread.</summary>
     internal readonly struct CancellationScope : IDisposable

@@ -63,8 +63,11 @@ internal interface IPromptEncoder
 /// stops one token past the budget; the first render of a text stops once the sequence is over the maximum; and the
 /// head and tail cut points are found in windows of the text's ends (4 characters per kept token plus 64, then sized
 /// from the characters per token seen, at most 64 per token). Encoding work grows with the token budget, not with
-/// the input (only the linear clean-up scans, <c>strip</c> and the surrogate check, touch the whole text). The
-/// cancellation token passed to <see cref="Encode"/> is checked before every piece.</para>
+/// the input (only the linear clean-up scans, <c>strip</c> and the surrogate check, touch the whole text). Text is
+/// tokenized by <see cref="PieceTokenizer"/> (the same ids and cut points as Microsoft.ML.Tokenizers 2.0.1's
+/// <c>TiktokenTokenizer</c>), which byte-pair encodes each distinct piece of 16 or more characters once per call: runs
+/// of long-token symbols, whose 64-character pieces each cost a long merge, repeat a few pieces. The cancellation token
+/// passed to <see cref="Encode"/> is checked before every piece, cached or not.</para>
 /// </remarks>
 internal sealed partial class PromptEncoder : IPromptEncoder
 {
@@ -82,7 +85,7 @@ internal sealed partial class PromptEncoder : IPromptEncoder
     /// <summary>Characters per wanted token in the first head or tail window (grown while too small).</summary>
     private const int FirstWindowCharsPerToken = 4;
 
-    private readonly Tokenizer _tokenizer;
+    private readonly PieceTokenizer _tokenizer;
     private readonly PromptTemplate _promptOnly;
     private readonly PromptTemplate? _promptAndResponse;
     private readonly int[] _suffix;
@@ -98,7 +101,7 @@ internal sealed partial class PromptEncoder : IPromptEncoder
     [ThreadStatic]
     private static List<int>? t_scratch;
 
-    private PromptEncoder(Tokenizer tokenizer, Regex pattern, int baseVocabularySize, int maxSequenceLength, PromptTemplate promptOnly, PromptTemplate? promptAndResponse, int[] suffix, bool strip, string source)
+    private PromptEncoder(PieceTokenizer tokenizer, Regex pattern, int baseVocabularySize, int maxSequenceLength, PromptTemplate promptOnly, PromptTemplate? promptAndResponse, int[] suffix, bool strip, string source)
     {
         _tokenizer = tokenizer;
         _pattern = pattern;
@@ -113,7 +116,7 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         _compiledPromptAndResponse = promptAndResponse is null ? null : Compile(promptAndResponse);
         _fixedPromptOnly = Render(promptOnly, "", null).Count;
         _fixedPromptAndResponse = promptAndResponse is null ? 0 : Render(promptAndResponse, "", "").Count;
-        _markerCost = tokenizer.CountTokens(TruncationMarker) + 1;
+        _markerCost = tokenizer.CountAll(TruncationMarker) + 1;
     }
 
     /// <summary>Gets how many template ids of the prompt-only template are cached rather than tokenized per call.</summary>
@@ -130,6 +133,9 @@ internal sealed partial class PromptEncoder : IPromptEncoder
             return count;
         }
     }
+
+    /// <summary>Gets the text tokenizer (no special tokens), for tests.</summary>
+    internal PieceTokenizer TextTokenizer => _tokenizer;
 
     /// <summary>Gets the longest sequence <see cref="Encode"/> returns.</summary>
     public int MaxSequenceLength { get; }
@@ -233,13 +239,11 @@ internal sealed partial class PromptEncoder : IPromptEncoder
             }
         }
 
-        Tokenizer tokenizer;
+        PieceTokenizer tokenizer;
         try
         {
-            using var stream = new MemoryStream(bytes, writable: false);
-
             // No special tokens anywhere in the text tokenizer: user text can never encode to a special id.
-            tokenizer = TiktokenTokenizer.Create(stream, new BoundedPreTokenizer(regex), null, null);
+            tokenizer = new PieceTokenizer(regex, RankTable.Parse(bytes));
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException or IOException)
         {
@@ -314,6 +318,26 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         return encoder;
     }
 
+    /// <summary>
+    /// The Microsoft.ML.Tokenizers tokenizer (2.0.1's <c>TiktokenTokenizer</c> over <see cref="BoundedPreTokenizer"/>, no
+    /// special tokens) whose ids and index functions <see cref="PieceTokenizer"/> reproduces; for the tests that compare
+    /// the two. Not used to encode.
+    /// </summary>
+    /// <param name="manifest">A valid manifest (its tokenizer preset or pattern, and path or builtin).</param>
+    /// <returns>The reference tokenizer.</returns>
+    internal static Tokenizer CreateReferenceTokenizer(GuardManifest manifest)
+    {
+        TokenizerManifest tok = manifest.Tokenizer!;
+        string pattern = string.Equals(tok.Preset, "custom", StringComparison.Ordinal)
+            ? tok.Pattern!
+            : TokenizerPresets.TryGet(tok.Preset ?? "", out string presetPattern, out _) ? presetPattern : throw new ArgumentException("Unknown preset.", nameof(manifest));
+        byte[] bytes = tok.Builtin is { Length: > 0 } builtin
+            ? TiktokenFile.LoadBuiltin(builtin, "reference", out _)
+            : TiktokenFile.Load(manifest.Resolve(tok.Path!), "reference", out _);
+        using var stream = new MemoryStream(bytes, writable: false);
+        return TiktokenTokenizer.Create(stream, new BoundedPreTokenizer(new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant)), null, null);
+    }
+
     /// <summary>Encodes a request. Thread-safe.</summary>
     /// <param name="request">The request.</param>
     /// <param name="cancellationToken">Checked before every pre-tokenizer piece while encoding.</param>
@@ -359,6 +383,7 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         ArgumentNullException.ThrowIfNull(prompt);
         cancellationToken.ThrowIfCancellationRequested();
         using BoundedPreTokenizer.CancellationScope scope = BoundedPreTokenizer.Cancellation(cancellationToken);
+        _tokenizer.BeginCall();
         string p = Prepare(prompt);
         string? r = response is null || PythonText.IsAllWhiteSpace(response) ? null : Prepare(response);
         PromptTemplate template = r is null ? _promptOnly : _promptAndResponse
@@ -457,7 +482,7 @@ internal sealed partial class PromptEncoder : IPromptEncoder
             return 0;
         }
 
-        int index = _tokenizer.GetIndexByTokenCount(text, cap + 1, out _, out int count);
+        int index = _tokenizer.IndexByTokenCount(text, cap + 1, out int count);
         return index < text.Length ? cap + 1 : Math.Min(count, cap + 1);
     }
 
@@ -567,20 +592,24 @@ internal sealed partial class PromptEncoder : IPromptEncoder
     {
         if (limit == int.MaxValue)
         {
-            AppendChecked(_tokenizer.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true), ids);
+            int before = ids.Count;
+            _tokenizer.EncodeAll(text, ids);
+            CheckIds(ids, before);
             return true;
         }
 
         int maxTokens = Math.Max(1, limit - ids.Count + 1);
-        AppendChecked(_tokenizer.EncodeToIds(text, maxTokens, out _, out int consumed, considerPreTokenization: true, considerNormalization: true), ids);
+        int first = ids.Count;
+        _tokenizer.EncodeUpTo(text, ids, maxTokens, out int consumed);
+        CheckIds(ids, first);
         return consumed >= text.Length;
     }
 
-    private void AppendChecked(IReadOnlyList<int> runIds, List<int> ids)
+    private void CheckIds(List<int> ids, int from)
     {
-        for (int i = 0; i < runIds.Count; i++)
+        for (int i = from; i < ids.Count; i++)
         {
-            int id = runIds[i];
+            int id = ids[i];
 
             // Defence in depth: the text tokenizer knows no special tokens, so this cannot happen.
             if ((uint)id >= (uint)BaseVocabularySize)
@@ -588,7 +617,6 @@ internal sealed partial class PromptEncoder : IPromptEncoder
                 throw new SafeRouteException($"The tokenizer of '{_source}' produced id {id.ToString(CultureInfo.InvariantCulture)} from text, outside its {BaseVocabularySize.ToString(CultureInfo.InvariantCulture)} ranks.");
             }
 
-            ids.Add(id);
         }
     }
 
@@ -798,8 +826,8 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         {
             int end = SafeEnd(text, (int)window);
             int index = end == text.Length
-                ? _tokenizer.GetIndexByTokenCount(text, tokens, out _, out int count)
-                : _tokenizer.GetIndexByTokenCount(text.AsSpan(0, end), tokens, out _, out count);
+                ? _tokenizer.IndexByTokenCount(text, tokens, out int count)
+                : _tokenizer.IndexByTokenCount(text.AsSpan(0, end), tokens, out count);
             if (window >= max || index <= end - CharsPerTokenCap)
             {
                 return index;
@@ -829,8 +857,8 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         {
             int start = SafeStart(text, text.Length - (int)window);
             int index = start == 0
-                ? _tokenizer.GetIndexByTokenCountFromEnd(text, tokens, out _, out int count)
-                : _tokenizer.GetIndexByTokenCountFromEnd(text.AsSpan(start), tokens, out _, out count);
+                ? _tokenizer.IndexByTokenCountFromEnd(text, tokens, out int count)
+                : _tokenizer.IndexByTokenCountFromEnd(text.AsSpan(start), tokens, out count);
             if (window >= max || index >= CharsPerTokenCap)
             {
                 return start + index;

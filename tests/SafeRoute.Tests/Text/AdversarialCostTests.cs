@@ -131,6 +131,126 @@ public sealed class AdversarialCostTests
         }
     }
 
+    /// <summary>The work of one encoding does not depend on the input's length: 1 MB and 10 MB of each class (the same
+    /// ends, as the lengths are multiples of the unit) walk exactly as many piece characters and byte-pair encode exactly
+    /// as many, as prompt, response or both.</summary>
+    [TestCase("prompt")]
+    [TestCase("response")]
+    [TestCase("both")]
+    public void TenMegabytes_DoTheSameWorkAsOneMegabyte(string where)
+    {
+        PromptEncoder encoder = LlamaGuard("8b");
+        string[] units = ["\u2026", "+", "~", "/", "0123456789", "////////\u001E", "a", "x ", "\u4E2D", "\U0001F600", "\u0301", "/\t\u001C"];
+        foreach (string unit in units)
+        {
+            (long Walked, long Encoded) Work(int chars)
+            {
+                string text = Fill(unit, chars);
+                (EncodedPrompt encoded, long encodedChars, _) = Measure(encoder, where == "response" ? "Is this safe?" : text, where == "prompt" ? null : text);
+                Assert.That(encoded.Truncated, Is.True);
+                return (BoundedPreTokenizer.PieceChars, encodedChars);
+            }
+
+            (long Walked, long Encoded) small = Work(1_000_000);
+            (long Walked, long Encoded) large = Work(10_000_000);
+            Assert.Multiple(() =>
+            {
+                Assert.That(large, Is.EqualTo(small), $"U+{(int)unit[0]:X4}: (piece characters walked, characters byte-pair encoded)");
+                Assert.That(large.Walked, Is.LessThanOrEqualTo(8L * Chunk * encoder.MaxSequenceLength), $"U+{(int)unit[0]:X4}");
+            });
+        }
+    }
+
+    /// <summary>Runs of long-token symbols (a 64-character piece of U+2026 is 192 UTF-8 bytes and 4 tokens) repeat the
+    /// same few pieces: each is byte-pair encoded once per call, not once per occurrence (before the per-call piece
+    /// cache, a 32k-token budget of U+2026 byte-pair encoded about 2.5 million characters and took seconds).</summary>
+    [TestCase("llama3", "\u2026")]
+    [TestCase("llama3", "+")]
+    [TestCase("llama3", "~")]
+    [TestCase("llama3", "/")]
+    [TestCase("gpt2", "\u2026")]
+    [TestCase("gpt2", "0123456789")]
+    public void LongTokenRuns_EachDistinctPieceIsEncodedOnce(string tokenizer, string unit)
+    {
+        PromptEncoder encoder = tokenizer == "gpt2" ? Gpt2(32768) : LlamaGuard("8b", maxSequenceLength: 32768);
+        string text = Fill(unit, 10 << 20);
+        (EncodedPrompt encoded, long chars, _) = Measure(encoder, text, text);
+        long walked = BoundedPreTokenizer.PieceChars;
+        TestContext.Out.WriteLine($"U+{(int)unit[0]:X4}: {walked} piece characters walked, {chars} byte-pair encoded");
+        Assert.Multiple(() =>
+        {
+            Assert.That(encoded.TokenIds, Has.Length.LessThanOrEqualTo(32768).And.Length.GreaterThan(32000));
+            Assert.That(walked, Is.GreaterThan(100_000), "the budget's pieces are walked");
+            Assert.That(chars, Is.LessThanOrEqualTo(64L * Chunk), "only a few distinct pieces are byte-pair encoded");
+        });
+    }
+
+    /// <summary>Non-repeating runs of long-token symbols defeat the cache; the characters byte-pair encoded stay within
+    /// the budget's bound and do not grow with the input (1 MB vs 10 MB of the same seeded text around the same ends).</summary>
+    [Test]
+    public void RandomLongTokenSymbols_EncodedCharactersFollowTheBudget()
+    {
+        PromptEncoder encoder = LlamaGuard("8b", maxSequenceLength: 8192);
+        string head = RandomSymbols(300_000, seed: 1);
+        string tail = RandomSymbols(300_000, seed: 2);
+        long Encoded(int middle)
+        {
+            (EncodedPrompt encoded, long chars, _) = Measure(encoder, head + RandomSymbols(middle, seed: 3) + tail);
+            Assert.That(encoded.TokenIds, Has.Length.LessThanOrEqualTo(8192));
+            return chars;
+        }
+
+        long small = Encoded(400_000);
+        long large = Encoded(9_400_000);
+        Assert.Multiple(() =>
+        {
+            Assert.That(large, Is.EqualTo(small));
+            Assert.That(large, Is.LessThanOrEqualTo(3L * Chunk * 8192));
+        });
+    }
+
+    /// <summary>Seeded runs of 1–39 copies of long-token symbols: one giant pattern match whose 64-character pieces differ.</summary>
+    private static string RandomSymbols(int chars, int seed)
+    {
+        var random = new Random(seed);
+        string[] units = ["\u2026", "+", "~", "/", "-", "="];
+        var b = new StringBuilder(chars + 64);
+        while (b.Length < chars)
+        {
+            b.Append(units[random.Next(units.Length)][0], random.Next(1, 40));
+        }
+
+        return b.ToString(0, chars);
+    }
+
+    /// <summary>Cancellation is checked before every piece, cached or not: a token cancelled (by the piece hook) once a
+    /// megabyte of a 10 MB run of U+2026 has been walked ends the call at the next piece.</summary>
+    [Test]
+    public void Cancellation_DuringCachedPieces_StopsAtTheNextPiece()
+    {
+        PromptEncoder encoder = LlamaGuard("8b", maxSequenceLength: 131072);
+        string text = Fill("\u2026", 10 << 20);
+        using var cts = new CancellationTokenSource();
+        BoundedPreTokenizer.ResetCharsHandedOut();
+        BoundedPreTokenizer.PieceHook = walked =>
+        {
+            if (walked >= 1 << 20)
+            {
+                cts.Cancel();
+            }
+        };
+        try
+        {
+            Assert.Throws<OperationCanceledException>(() => encoder.EncodeRaw(text, text, cts.Token));
+        }
+        finally
+        {
+            BoundedPreTokenizer.PieceHook = null;
+        }
+
+        Assert.That(BoundedPreTokenizer.PieceChars, Is.InRange(1L << 20, (1L << 20) + Chunk), "stopped at the piece that saw the cancellation");
+    }
+
     /// <summary>The documented rule: a pattern match longer than 64 characters is tokenized as consecutive 64-character
     /// chunks (a chunk never ends between the halves of a surrogate pair); shorter matches are untouched.</summary>
     [TestCase("////////\u001E", 300)]
