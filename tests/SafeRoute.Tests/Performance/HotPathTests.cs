@@ -72,6 +72,37 @@ public sealed class HotPathTests
         Assert.That(least, Is.LessThanOrEqualTo(2048 + 128), "≤ 2 KB beyond the verdict (about 100 bytes)");
     }
 
+    /// <summary>Issue 15, item 4: the routed guard that DI hands out, on the path most calls take (not routed), allocates
+    /// at most 2 KB beyond the verdicts (small verdict and the returned one) — the small guard's own path plus the
+    /// routing bookkeeping.</summary>
+    [Test]
+    public async Task RoutedEvaluateAsync_NotRouted_AllocatesLittleBeyondTheVerdict()
+    {
+        using OnnxSafetyGuard small = OnnxSafetyGuard.Create(_small.Directory, new GuardModelOptions { IntraOpNumThreads = 1 });
+        using OnnxSafetyGuard large = OnnxSafetyGuard.Create(_small.Directory, new GuardModelOptions { IntraOpNumThreads = 1 });
+        using var routed = new RoutedSafetyGuard(small, large, new SafeRoute.Routing.EntropyRouter(), new RoutedSafetyGuardOptions { Threshold = 2f });
+        var request = new SafetyRequest("the plan for today is a walk in the park and then lunch");
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.That((await routed.EvaluateAsync(request)).Routed, Is.False);
+        }
+
+        long least = long.MaxValue;
+        for (int pass = 0; pass < 3; pass++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 20; i++)
+            {
+                _ = await routed.EvaluateAsync(request);
+            }
+
+            least = Math.Min(least, (GC.GetAllocatedBytesForCurrentThread() - before) / 20);
+        }
+
+        TestContext.Out.WriteLine($"bytes allocated per routed EvaluateAsync: {least}");
+        Assert.That(least, Is.LessThanOrEqualTo(2048 + 256), "≤ 2 KB beyond the verdicts");
+    }
+
     [Test]
     public async Task EvaluateBatchAsync_VeryDifferentLengths_RunInLengthGroups_InTheCallersOrder()
     {
