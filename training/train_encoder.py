@@ -200,6 +200,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ckpt", default=None)
     ap.add_argument("--ckpt-every", type=int, default=100)
+    ap.add_argument("--max-steps", type=int, default=0,
+                    help="stop after this many optimizer steps of the --epochs schedule (the schedule itself is unchanged)")
     ap.add_argument("--limit", type=int, default=0, help="smoke test: only the first N training rows")
     ap.add_argument("--teacher-out", action="store_true", help="also write this model's logits on the training rows")
     args = ap.parse_args()
@@ -270,6 +272,8 @@ def main():
         model.train()
         run_loss, run_n = 0.0, 0
         for step in range(start_step if epoch == start_epoch else 0, len(order)):
+            if args.max_steps and epoch * len(order) + step >= args.max_steps:
+                break
             sel = order[step]
             ids, mask, tt = collate(train, sel)
             logits, _ = model(ids, mask, tt)
@@ -288,12 +292,16 @@ def main():
                 save(epoch, step + 1, time.time() - t0)
                 log(f"epoch {epoch} step {step+1}/{len(order)} loss {run_loss/run_n:.4f} {time.time()-t0:.0f} s")
                 run_loss, run_n = 0.0, 0
+        if args.max_steps and epoch * len(order) + step >= args.max_steps:
+            log(f"stopped at step {args.max_steps} of {total} (--max-steps)")
+            break
         save(epoch + 1, 0, time.time() - t0)
         log(f"epoch {epoch} done {time.time()-t0:.0f} s")
     train_seconds = time.time() - t0
     model.eval()
 
     out = {"name": args.name, "kind": args.kind, "trainSeconds": round(train_seconds), "args": vars(args),
+           "stepsTrained": min(total, args.max_steps) if args.max_steps else total, "stepsScheduled": total,
            "trainRows": len(train), "extraBenign": len(extra), "safeWeight": w_safe}
     for split in ("dev", "router"):
         rows = [r for r in all_rows if r["split"] == split]
