@@ -202,6 +202,7 @@ def main():
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--max-steps", type=int, default=0,
                     help="stop after this many optimizer steps of the --epochs schedule (the schedule itself is unchanged)")
+    ap.add_argument("--fp16-torch-check", action="store_true")
     ap.add_argument("--limit", type=int, default=0, help="smoke test: only the first N training rows")
     ap.add_argument("--teacher-out", action="store_true", help="also write this model's logits on the training rows")
     args = ap.parse_args()
@@ -314,20 +315,21 @@ def main():
         logits, _, _ = predict(model, train)
         np.savez(os.path.join(args.work, f"v2_{args.name}_teacher.npz"), ids=np.array([r["id"] for r in train]), logits=logits)
 
-    # float16 weight storage: the verdicts of the rounded model vs the float32 model on dev
+    # float16 weight storage. PyTorch's float32 p(unsafe) on dev is the reference (torch_dev_p_<name>.tsv) that
+    # `ModelPrep check-classifier` compares the float16-stored ONNX graph with (fails above 1e-3). --fp16-torch-check also
+    # measures it in PyTorch (weights rounded to float16, float32 compute: what ONNX Runtime computes after folding the Casts).
     dev_rows = [r for r in all_rows if r["split"] == "dev"]
     p32 = np.load(os.path.join(args.work, f"v2_{args.name}_dev.npz"))["p"]
+    with open(os.path.join(args.work, f"torch_dev_p_{args.name}.tsv"), "w") as f:
+        for r, p in zip(dev_rows, p32):
+            f.write(f"{r['id']}\t{p:.8f}\n")
     export_model = model
     round_fp16_(export_model)
-    _, _, p16 = predict(export_model, dev_rows)
-    out["fp16MaxAbsDiffDev"] = float(np.abs(p16 - p32).max())
-    out["fp16VerdictFlipsDev"] = int(((p16 > 0.5) != (p32 > 0.5)).sum())
-    np.savetxt(os.path.join(args.work, f"v2_{args.name}_dev_fp16_p.tsv"), p16, fmt="%.8f")
-    with open(os.path.join(args.work, f"torch_dev_p_{args.name}.tsv"), "w") as f:
-        for r, p in zip(dev_rows, p16):
-            f.write(f"{r['id']}\t{p:.8f}\n")
-    log(f"fp16 storage: max |p16 - p32| on dev {out['fp16MaxAbsDiffDev']:.2e}, verdict flips {out['fp16VerdictFlipsDev']}")
-
+    if args.fp16_torch_check:
+        _, _, p16 = predict(export_model, dev_rows)
+        out["fp16MaxAbsDiffDev"] = float(np.abs(p16 - p32).max())
+        out["fp16VerdictFlipsDev"] = int(((p16 > 0.5) != (p32 > 0.5)).sum())
+        log(f"fp16 storage: max |p16 - p32| on dev {out['fp16MaxAbsDiffDev']:.2e}, verdict flips {out['fp16VerdictFlipsDev']}")
     export_onnx(export_model, args.out, fp16=True)
     shutil.copyfile(os.path.join(args.base, "vocab.txt"), os.path.join(args.out, "vocab.txt"))
     d = export_model.config["d"]
@@ -346,7 +348,7 @@ def main():
     out["modelBytes"] = os.path.getsize(os.path.join(args.out, "model.onnx"))
     with open(os.path.join(args.work, f"v2_{args.name}_metrics.json"), "w") as f:
         json.dump(out, f, indent=2)
-    log(json.dumps({k: out[k] for k in ("dev", "router", "trainSeconds", "modelBytes", "fp16MaxAbsDiffDev")}))
+    log(json.dumps({k: out.get(k) for k in ("dev", "router", "trainSeconds", "modelBytes", "fp16MaxAbsDiffDev")}))
 
 
 if __name__ == "__main__":

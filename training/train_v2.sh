@@ -37,7 +37,7 @@ t "$PY" -W ignore training/train_encoder.py --rows "$WORK/wp128_rows.jsonl" --wo
 echo "== small guard: 2-layer d=128 encoder, embeddings seeded from MiniLM (PCA), 3 epochs, 256 tokens, + 4,000 Alpaca rows"
 t "$PY" -W ignore training/train_encoder.py --rows "$WORK/wp256_rows.jsonl" --work "$WORK" --base "$WORK/base/minilm" \
     --out "$OUT/small" --name v2-small-tiny --kind small --d 128 --layers 2 --heads 4 --ff 512 --epochs 3 --lr 5e-4 \
-    --extra-benign 4000 --threads 1 --seed "$SEED" --ckpt-every 50
+    --extra-benign 4000 --threads 1 --seed "$SEED" --ckpt-every 50 --fp16-torch-check
 
 echo "== ONNX Runtime vs PyTorch (float16-stored graphs, dev split) + latency"
 "${PREP[@]}" check-classifier --model "$OUT/large" --rows "$WORK/wp128_rows.jsonl" --expected "$WORK/torch_dev_p_v2-large-minilm.tsv"
