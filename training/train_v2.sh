@@ -31,9 +31,9 @@ echo "== split + WordPiece tokenize (same split as tokenize; cut Alpaca rows as 
 "${PREP[@]}" tokenize-wordpiece --data "$DATA" --work "$WORK" --vocab "$WORK/base/minilm/vocab.txt" --max-seq 128 --seed "$SEED" --out "$WORK/wp128_rows.jsonl" > /dev/null
 "${PREP[@]}" tokenize-wordpiece --data "$DATA" --work "$WORK" --vocab "$WORK/base/minilm/vocab.txt" --max-seq 256 --seed "$SEED" --out "$WORK/wp256_rows.jsonl" > /dev/null
 
-echo "== large guard: all-MiniLM-L6-v2 fine-tuned end to end, 1 epoch, 128 tokens, + 2,000 Alpaca rows"
+echo "== large guard: all-MiniLM-L6-v2 fine-tuned end to end, 300 steps of a 1-epoch (444-step) schedule, 128 tokens, + 2,000 Alpaca rows"
 t "$PY" -W ignore training/train_encoder.py --rows "$WORK/wp128_rows.jsonl" --work "$WORK" --base "$WORK/base/minilm" \
-    --out "$OUT/large" --name v2-large-minilm --kind large --max-seq 128 --epochs 1 --lr 5e-5 --extra-benign 2000 --seed "$SEED" --ckpt-every 25
+    --out "$OUT/large" --name v2-large-minilm --kind large --max-seq 128 --epochs 1 --max-steps 300 --lr 5e-5 --extra-benign 2000 --seed "$SEED" --ckpt-every 25
 echo "== small guard: 2-layer d=128 encoder, embeddings seeded from MiniLM (PCA), 3 epochs, 256 tokens, + 4,000 Alpaca rows"
 t "$PY" -W ignore training/train_encoder.py --rows "$WORK/wp256_rows.jsonl" --work "$WORK" --base "$WORK/base/minilm" \
     --out "$OUT/small" --name v2-small-tiny --kind small --d 128 --layers 2 --heads 4 --ff 512 --epochs 3 --lr 5e-4 \
