@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
-using System.Text.Json.Nodes;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using SafeRoute.Models;
 using SafeRoute.Text;
 
