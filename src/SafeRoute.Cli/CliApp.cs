@@ -51,6 +51,7 @@ internal static class CliApp
         root.Subcommands.Add(TrainRouterCommand.Create(console));
         root.Subcommands.Add(CalibrateCommand.Create(console));
         root.Subcommands.Add(EvalCommand.Create(console));
+        root.Subcommands.Add(ProbeCommand.Create(console));
         return root;
     }
 

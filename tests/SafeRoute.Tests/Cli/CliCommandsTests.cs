@@ -68,6 +68,43 @@ public sealed class CliCommandsTests
     private string NewPath(string name) => Path.Combine(_directory, Guid.NewGuid().ToString("N") + "-" + name);
 
     [Test]
+    public async Task Probe_PrintsFlagRatesByKind_NeverThePrompts()
+    {
+        string trigger = TestGuard.TriggerWords[0];
+        string benign = TestGuard.BenignWords[0];
+        string file = NewPath("probes.jsonl");
+        await File.WriteAllLinesAsync(file,
+        [
+            JsonSerializer.Serialize(new { id = "e1", kind = "everyday", prompt = benign + " one" }),
+            JsonSerializer.Serialize(new { id = "e2", kind = "everyday", prompt = benign + " two" }),
+            JsonSerializer.Serialize(new { id = "h1", kind = "harmful", prompt = trigger + " now" }),
+        ]);
+        using OnnxSafetyGuard small = OnnxSafetyGuard.Create(_small);
+        float pTrigger = (await small.EvaluateAsync(new SafetyRequest(trigger + " now"))).UnsafeProbability;
+        (int code, string output, string err) = await Run("probe", "--file", file, "--small", _small, "--large", _large, "--router", "entropy", "--threshold", "1");
+        Assert.Multiple(() =>
+        {
+            Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+            Assert.That(output, Does.Contain("everyday").And.Contain("harmful"));
+            Assert.That(output, Does.Match(@"harmful\s+1\s+" + (pTrigger > 0.5f ? "100.0%" : "0.0%")), "small-guard recall on the one harmful row");
+            Assert.That(output, Does.Not.Contain(trigger).And.Not.Contain(benign), "rates only, never prompt text");
+        });
+    }
+
+    [Test]
+    public async Task Probe_BadRow_NamesTheLine_NotTheText()
+    {
+        string file = NewPath("bad-probes.jsonl");
+        await File.WriteAllLinesAsync(file, [JsonSerializer.Serialize(new { id = "x", prompt = "secret words" })]);
+        (int code, _, string err) = await Run("probe", "--file", file, "--small", _small, "--large", _large, "--router", "entropy");
+        Assert.Multiple(() =>
+        {
+            Assert.That(code, Is.EqualTo(ExitCodes.Usage));
+            Assert.That(err, Does.Contain("line 1").And.Not.Contain("secret"));
+        });
+    }
+
+    [Test]
     public async Task Help_ListsCommandsAndExitCodes_ExitZero()
     {
         (int code, string output, _) = await Run("--help");

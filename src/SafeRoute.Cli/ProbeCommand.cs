@@ -1,0 +1,91 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using SafeRoute.Routing;
+
+namespace SafeRoute.Cli;
+
+/// <summary><c>saferoute probe</c>: how often the small, large and routed guards flag each kind of probe prompt
+/// (everyday, sounds-dangerous, harmful). Prints rates only, never a prompt.</summary>
+internal static class ProbeCommand
+{
+    public static Command Create(CliConsole console)
+    {
+        var file = new Option<string>("--file")
+        {
+            Description = "The probe set: JSONL with id, kind (everyday | sounds-dangerous | harmful) and prompt, as models/probes/probes.jsonl.",
+            HelpName = "probes.jsonl",
+            Required = true,
+        };
+        var router = new Option<string?>("--router")
+        {
+            Description = "The router: a safetensors file, or 'entropy'. Default: router.safetensors of --models.",
+            HelpName = "file|entropy",
+        };
+        var threshold = new Option<float?>("--threshold") { Description = "Routing threshold ε. Default: the router's calibrated ε.", HelpName = "ε" };
+        var models = new ModelArguments();
+        var command = new Command("probe", "Flag rates of the small, large and routed guards on a probe set, by kind: false positives on benign kinds, recall on harmful ones.");
+        command.Options.Add(file);
+        command.Options.Add(router);
+        command.Options.Add(threshold);
+        models.AddTo(command);
+        command.SetAction(CliApp.Guarded(console, async (parse, ct) =>
+        {
+            List<(string Kind, SafetyRequest Request)> rows = Read(parse.GetValue(file)!);
+            bool ownGuards = parse.GetValue(models.Small) is null && parse.GetValue(models.Large) is null;
+            string routerArg = parse.GetValue(router)
+                ?? (ownGuards ? models.RouterPath(parse) : throw new UsageException("with --small/--large, give --router (a router file trained for that small guard, or 'entropy')."));
+            ISafetyRouter routerInstance = string.Equals(routerArg, "entropy", StringComparison.OrdinalIgnoreCase)
+                ? new EntropyRouter()
+                : MlpRouter.Load(File.Exists(routerArg) ? Path.GetFullPath(routerArg) : throw new FileNotFoundException($"The router file '{routerArg}' does not exist.", routerArg));
+            using OnnxSafetyGuard small = models.LoadSmall(parse);
+            using OnnxSafetyGuard large = models.LoadLarge(parse);
+            using var routed = new RoutedSafetyGuard(small, large, routerInstance, new RoutedSafetyGuardOptions { Threshold = parse.GetValue(threshold) });
+            SafetyRequest[] requests = [.. rows.Select(r => r.Request)];
+            IReadOnlyList<SafetyVerdict> s = await small.EvaluateBatchAsync(requests, ct).ConfigureAwait(false);
+            IReadOnlyList<SafetyVerdict> l = await large.EvaluateBatchAsync(requests, ct).ConfigureAwait(false);
+            IReadOnlyList<SafetyVerdict> r = await routed.EvaluateBatchAsync(requests, ct).ConfigureAwait(false);
+            await console.Out.WriteLineAsync("kind               rows   flagged: small    large   routed   (routed to large)").ConfigureAwait(false);
+            foreach (string kind in rows.Select(x => x.Kind).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+            {
+                int[] idx = [.. Enumerable.Range(0, rows.Count).Where(i => rows[i].Kind == kind)];
+                string Rate(IReadOnlyList<SafetyVerdict> v) => (100.0 * idx.Count(i => v[i].IsUnsafe) / idx.Length).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+                string share = (100.0 * idx.Count(i => r[i].Routed) / idx.Length).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+                await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{kind,-18} {idx.Length,5}   {Rate(s),14} {Rate(l),8} {Rate(r),8}   ({share})")).ConfigureAwait(false);
+            }
+
+            await console.Out.WriteLineAsync("benign kinds: flagged = false-positive rate; harmful: flagged = recall.").ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static List<(string Kind, SafetyRequest Request)> Read(string path)
+    {
+        var rows = new List<(string, SafetyRequest)>();
+        int line = 0;
+        foreach (string text in File.ReadLines(Path.GetFullPath(path)))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                continue;
+            }
+
+            try
+            {
+                using JsonDocument doc = JsonDocument.Parse(text);
+                string kind = doc.RootElement.GetProperty("kind").GetString() ?? throw new UsageException($"{path}: line {line}: 'kind' is null.");
+                string prompt = doc.RootElement.GetProperty("prompt").GetString() ?? throw new UsageException($"{path}: line {line}: 'prompt' is null.");
+                rows.Add((kind, new SafetyRequest(prompt)));
+            }
+            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException)
+            {
+                // The message names the line and field, never the text.
+                throw new UsageException($"{path}: line {line}: not a probe row (JSON with string 'kind' and non-blank 'prompt'): {ex.GetType().Name}.");
+            }
+        }
+
+        return rows.Count > 0 ? rows : throw new UsageException($"{path} has no probe rows.");
+    }
+}
