@@ -48,6 +48,9 @@ internal static class TokenizerPresets
     /// <summary>Gets the o200k_base split pattern, matching supplementary-plane characters as code points.</summary>
     public static string O200kPattern => AstralPatterns.O200k;
 
+    /// <summary>Builds the Llama 3, GPT-2 and o200k patterns with nested (as shipped) or flat surrogate-pair alternations.</summary>
+    internal static (string Llama3, string Gpt2, string O200k) BuildAstralPatterns(bool nested) => AstralPatterns.Build(nested);
+
     /// <summary>Llama 3 <c>&lt;|begin_of_text|&gt;</c>.</summary>
     public const int BeginOfText = 128000;
 
@@ -141,35 +144,46 @@ internal static class TokenizerPresets
         // A lone surrogate (not half of a pair): "other", like U+FFFD which the encoder substitutes for it.
         private const string LoneSurrogate = @"(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])";
 
-        private static readonly string Letter = Pairs(IsLetter);
-        private static readonly string Number = Pairs(IsNumber);
-        private static readonly string NotLetterOrNumber = Pairs(c => !IsLetter(c) && !IsNumber(c));
-        private static readonly string UpperLike = Pairs(c => c is UnicodeCategory.UppercaseLetter or UnicodeCategory.TitlecaseLetter or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter || IsMark(c));
-        private static readonly string LowerLike = Pairs(c => c is UnicodeCategory.LowercaseLetter or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter || IsMark(c));
-
-        // Classes: a BMP character as in the published pattern, or a supplementary-plane code point of the same class.
-        // The branches of each class are mutually exclusive (a BMP class without surrogates, pairs with disjoint high
-        // surrogates, lone surrogates), so the groups are atomic: the same matches, without retrying the other
-        // branches at every backtracking step.
-        private static readonly string L = $@"(?>\p{{L}}|{Letter})";
-        private static readonly string N = $@"(?>\p{{N}}|{Number})";
-        private static readonly string OtherNoCrLf = $@"(?>[^\r\n\p{{L}}\p{{N}}\uD800-\uDFFF]|{NotLetterOrNumber}|{LoneSurrogate})";
-        private static readonly string OtherNoSpace = $@"(?>[^\s\p{{L}}\p{{N}}\uD800-\uDFFF]|{NotLetterOrNumber}|{LoneSurrogate})";
-        private static readonly string Upper = $@"(?>[\p{{Lu}}\p{{Lt}}\p{{Lm}}\p{{Lo}}\p{{M}}]|{UpperLike})";
-        private static readonly string Lower = $@"(?>[\p{{Ll}}\p{{Lm}}\p{{Lo}}\p{{M}}]|{LowerLike})";
+        private static readonly (string Llama3, string Gpt2, string O200k) Built = Build(nested: true);
 
         /// <summary>Gets the Llama 3 / cl100k_base pattern.</summary>
-        public static readonly string Llama3 =
-            $@"(?i:'s|'t|'re|'ve|'m|'ll|'d)|{OtherNoCrLf}?{L}+|{N}{{1,3}}| ?{OtherNoSpace}+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+        public static string Llama3 => Built.Llama3;
 
         /// <summary>Gets the GPT-2 / r50k_base pattern.</summary>
-        public static readonly string Gpt2 = $@"'s|'t|'re|'ve|'m|'ll|'d| ?{L}+| ?{N}+| ?{OtherNoSpace}+|\s+(?!\S)|\s+";
+        public static string Gpt2 => Built.Gpt2;
 
         /// <summary>Gets the o200k_base pattern.</summary>
-        public static readonly string O200k =
-            $@"{OtherNoCrLf}?{Upper}*{Lower}+(?i:'s|'t|'re|'ve|'m|'ll|'d)?" +
-            $@"|{OtherNoCrLf}?{Upper}+{Lower}*(?i:'s|'t|'re|'ve|'m|'ll|'d)?" +
-            $@"|{N}{{1,3}}| ?{OtherNoSpace}+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+        public static string O200k => Built.O200k;
+
+        /// <summary>Builds the three patterns; <paramref name="nested"/> false gives the flat alternations of surrogate
+        /// pairs (slower; the same matches, which a test checks over every supplementary-plane code point).</summary>
+        public static (string Llama3, string Gpt2, string O200k) Build(bool nested)
+        {
+            string letter = Pairs(IsLetter, nested);
+            string number = Pairs(IsNumber, nested);
+            string notLetterOrNumber = Pairs(c => !IsLetter(c) && !IsNumber(c), nested);
+            string upperLike = Pairs(c => c is UnicodeCategory.UppercaseLetter or UnicodeCategory.TitlecaseLetter or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter || IsMark(c), nested);
+            string lowerLike = Pairs(c => c is UnicodeCategory.LowercaseLetter or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter || IsMark(c), nested);
+
+            // Classes: a BMP character as in the published pattern, or a supplementary-plane code point of the same class.
+            // The branches of each class are mutually exclusive (a BMP class without surrogates, pairs with disjoint high
+            // surrogates, lone surrogates), so the groups are atomic: the same matches, without retrying the other
+            // branches at every backtracking step.
+            string l = $@"(?>\p{{L}}|{letter})";
+            string n = $@"(?>\p{{N}}|{number})";
+            string otherNoCrLf = $@"(?>[^\r\n\p{{L}}\p{{N}}\uD800-\uDFFF]|{notLetterOrNumber}|{LoneSurrogate})";
+            string otherNoSpace = $@"(?>[^\s\p{{L}}\p{{N}}\uD800-\uDFFF]|{notLetterOrNumber}|{LoneSurrogate})";
+            string upper = $@"(?>[\p{{Lu}}\p{{Lt}}\p{{Lm}}\p{{Lo}}\p{{M}}]|{upperLike})";
+            string lower = $@"(?>[\p{{Ll}}\p{{Lm}}\p{{Lo}}\p{{M}}]|{lowerLike})";
+
+            string llama3 = $@"(?i:'s|'t|'re|'ve|'m|'ll|'d)|{otherNoCrLf}?{l}+|{n}{{1,3}}| ?{otherNoSpace}+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+            string gpt2 = $@"'s|'t|'re|'ve|'m|'ll|'d| ?{l}+| ?{n}+| ?{otherNoSpace}+|\s+(?!\S)|\s+";
+            string o200k =
+                $@"{otherNoCrLf}?{upper}*{lower}+(?i:'s|'t|'re|'ve|'m|'ll|'d)?" +
+                $@"|{otherNoCrLf}?{upper}+{lower}*(?i:'s|'t|'re|'ve|'m|'ll|'d)?" +
+                $@"|{n}{{1,3}}| ?{otherNoSpace}+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+            return (llama3, gpt2, o200k);
+        }
 
         private static bool IsLetter(UnicodeCategory c) => c <= UnicodeCategory.OtherLetter;
 
@@ -181,7 +195,7 @@ internal static class TokenizerPresets
         /// An alternation matching the surrogate pair of every code point U+10000–U+10FFFF whose category satisfies
         /// <paramref name="include"/>: one branch per run of high surrogates with the same set of low-surrogate ranges.
         /// </summary>
-        private static string Pairs(Func<UnicodeCategory, bool> include)
+        private static string Pairs(Func<UnicodeCategory, bool> include, bool nested)
         {
             var branches = new List<(int FirstHigh, int LastHigh, string Lows)>();
             var lows = new StringBuilder();
@@ -224,22 +238,105 @@ internal static class TokenizerPresets
                 return Nothing;
             }
 
-            // The look-ahead lets any other character fail the whole alternation at once (without it, backtracking
-            // over a long run tried every branch at every position: seconds per megabyte under o200k's pattern).
-            var b = new StringBuilder(@"(?=[\uD800-\uDBFF])(?:");
-            foreach ((int firstHigh, int lastHigh, string set) in branches)
+            // The look-ahead on the exact set of high surrogates with a member lets any other character (a BMP
+            // character, or a pair none of whose high surrogate's code points is in the class, e.g. most emoji for the
+            // letter and number classes) fail the whole alternation at once: without it, backtracking over a long run
+            // tried every branch at every position (seconds per megabyte under o200k's pattern). The branches are then
+            // nested in groups of at most GroupSize behind a look-ahead on each group's high-surrogate range, so a pair
+            // that passes the first look-ahead tries O(log n) look-aheads and branches instead of all n branches (a
+            // failing pair tried every branch of each class it was tested against: o200k tries up to ten classes per
+            // character). The branches have disjoint high surrogates, so their order and grouping do not change matches.
+            var b = new StringBuilder();
+            if (nested)
             {
-                if (b[^1] != ':')
+                b.Append("(?=[");
+                foreach ((int firstHigh, int lastHigh) in MergeRanges(branches))
+                {
+                    AppendRange(b, firstHigh, lastHigh);
+                }
+
+                b.Append("])");
+                AppendTree(b, branches, 0, branches.Count);
+            }
+            else
+            {
+                // The form before the nesting (any high surrogate passes the look-ahead), for the equivalence test.
+                b.Append(@"(?=[\uD800-\uDBFF])");
+                AppendAlternation(b, branches, 0, branches.Count);
+            }
+
+            return b.ToString();
+        }
+
+        // Branches per alternation level of the tree built by AppendTree.
+        private const int GroupSize = 8;
+
+        private static void AppendTree(StringBuilder b, List<(int FirstHigh, int LastHigh, string Lows)> branches, int start, int count)
+        {
+            if (count <= GroupSize)
+            {
+                AppendAlternation(b, branches, start, count);
+            }
+            else
+            {
+                // GroupSize groups of (nearly) equal size, each behind a look-ahead on its high-surrogate range.
+                b.Append("(?:");
+                int size = (count + GroupSize - 1) / GroupSize;
+                for (int first = start; first < start + count; first += size)
+                {
+                    int n = Math.Min(size, start + count - first);
+                    if (first > start)
+                    {
+                        b.Append('|');
+                    }
+
+                    b.Append("(?=[");
+                    AppendRange(b, branches[first].FirstHigh, branches[first + n - 1].LastHigh);
+                    b.Append("])");
+                    AppendTree(b, branches, first, n);
+                }
+
+                b.Append(')');
+            }
+        }
+
+        private static void AppendAlternation(StringBuilder b, List<(int FirstHigh, int LastHigh, string Lows)> branches, int start, int count)
+        {
+            b.Append("(?:");
+            for (int i = start; i < start + count; i++)
+            {
+                if (i > start)
                 {
                     b.Append('|');
                 }
 
                 b.Append('[');
-                AppendRange(b, firstHigh, lastHigh);
-                b.Append("][").Append(set).Append(']');
+                AppendRange(b, branches[i].FirstHigh, branches[i].LastHigh);
+                b.Append("][").Append(branches[i].Lows).Append(']');
             }
 
-            return b.Append(')').ToString();
+            b.Append(')');
+        }
+
+        private static IEnumerable<(int First, int Last)> MergeRanges(List<(int FirstHigh, int LastHigh, string Lows)> branches)
+        {
+            int first = branches[0].FirstHigh;
+            int last = branches[0].LastHigh;
+            for (int i = 1; i < branches.Count; i++)
+            {
+                if (branches[i].FirstHigh == last + 1)
+                {
+                    last = branches[i].LastHigh;
+                }
+                else
+                {
+                    yield return (first, last);
+                    first = branches[i].FirstHigh;
+                    last = branches[i].LastHigh;
+                }
+            }
+
+            yield return (first, last);
         }
 
         private static void AppendRange(StringBuilder b, int first, int last)

@@ -137,6 +137,58 @@ public sealed class AstralVectorTests
         }
     }
 
+    /// <summary>
+    /// The shipped patterns nest each class's surrogate-pair alternation behind look-aheads (issue 14: an emoji run
+    /// under o200k tried every branch of several classes per character); they must match exactly as the flat
+    /// alternations did, for every supplementary-plane code point, in order and shuffled, between separators of
+    /// every class the patterns distinguish.
+    /// </summary>
+    [TestCase("llama3")]
+    [TestCase("gpt2")]
+    [TestCase("o200k")]
+    public void NestedPairAlternations_MatchAsTheFlatOnes_ForEveryCodePoint(string preset)
+    {
+        (string Llama3, string Gpt2, string O200k) flat = TokenizerPresets.BuildAstralPatterns(nested: false);
+        (string Llama3, string Gpt2, string O200k) nested = TokenizerPresets.BuildAstralPatterns(nested: true);
+        (string a, string b) = preset switch
+        {
+            "llama3" => (flat.Llama3, nested.Llama3),
+            "gpt2" => (flat.Gpt2, nested.Gpt2),
+            _ => (flat.O200k, nested.O200k),
+        };
+        Assert.That(b, Is.EqualTo(preset switch { "llama3" => TokenizerPresets.Llama3Pattern, "gpt2" => TokenizerPresets.Gpt2Pattern, _ => TokenizerPresets.O200kPattern }));
+        Assert.That(b, Is.Not.EqualTo(a));
+        var flatRegex = new Regex(a, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+        var nestedRegex = new Regex(b, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+        string[] separators = ["", " ", "a", "A", "1", "'s ", "\n", "\u00A0", "/", "\u0301", "'LL", "\r\n ", "\uD800", "x\U0001F600"];
+        int[] order = [.. Enumerable.Range(0x10000, 0x100000)];
+        int[] shuffled = [.. order];
+        new Random(14).Shuffle(shuffled);
+        var text = new StringBuilder();
+        int sep = 0;
+        foreach (int[] codePoints in (int[][])[order, shuffled])
+        {
+            for (int i = 0; i < codePoints.Length; i++)
+            {
+                text.Append(char.ConvertFromUtf32(codePoints[i]));
+                if (i % 2 == 0)
+                {
+                    text.Append(separators[sep++ % separators.Length]);
+                }
+
+                if (text.Length > 8000 || i == codePoints.Length - 1)
+                {
+                    string s = text.ToString();
+                    Assert.That(
+                        nestedRegex.Matches(s).Select(m => (m.Index, m.Length)),
+                        Is.EqualTo(flatRegex.Matches(s).Select(m => (m.Index, m.Length))),
+                        $"block ending at U+{codePoints[i]:X4}");
+                    text.Clear();
+                }
+            }
+        }
+    }
+
     [Test]
     public void SurrogatePairs_AreNeverSplit_AndLoneSurrogatesAreOther()
     {
