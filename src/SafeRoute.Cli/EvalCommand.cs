@@ -115,7 +115,8 @@ internal static class EvalCommand
             RoutingEvaluationReport report = RoutingEvaluator.Evaluate(set, scores, options);
             string outDir = parse.GetValue(output)!;
             Directory.CreateDirectory(outDir);
-            string markdown = report.ToMarkdown() + Notes(options, routerPath, fitFiles.Length > 0, parse.GetValue(smallMs) is not null, parse.GetValue(latencyRows));
+            // The latency sample is the first --latency-rows rows, or all of them when the data has fewer.
+            string markdown = report.ToMarkdown() + Notes(options, routerPath, fitFiles.Length > 0, parse.GetValue(smallMs) is not null, Math.Min(parse.GetValue(latencyRows), rows.Count));
             await File.WriteAllTextAsync(Path.Combine(outDir, JsonFile), report.ToJson() + "\n", ct).ConfigureAwait(false);
             await File.WriteAllTextAsync(Path.Combine(outDir, MarkdownFile), markdown, ct).ConfigureAwait(false);
             TradeoffPlot.Save(report, Path.Combine(outDir, PlotFile), parse.GetValue(title)!);

@@ -23,7 +23,7 @@ internal static class TrainRouterCommand
 
         var command = new Command(
             "train-router",
-            "Train the SafeRoute router (Bayesian MLP H→512→512→1, BCE + 0.01·KL, AdamW, class-balanced batches) on the cached " +
+            "Train the SafeRoute router (Bayesian MLP H→W→W→1 with W = --hidden-size: 512 as in the paper by default; the default models' router uses 64; BCE + 0.01·KL, AdamW, class-balanced batches) on the cached " +
             "small-guard features and the hard labels (large guard right, small guard wrong). Needs no models (everything comes from the cache) " +
             "unless --paraphrases asks a chat model for paraphrases, which both guards then relabel.");
         foreach (Option o in (Option[])[data, cache, output, epochs, seed, hidden, batch, lr, validation, threads])

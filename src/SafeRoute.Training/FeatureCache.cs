@@ -17,7 +17,7 @@ namespace SafeRoute.Training;
 /// File format (little-endian). Header: magic <c>SRFC</c>, version (u16) and a reserved u16, the hidden size H (i32),
 /// the header length in bytes (i32), then for the small and then the large guard its identity (folder name as a
 /// u16-length-prefixed UTF-8 string, SHA-256 of the ONNX file, SHA-256 of <c>saferoute.json</c>, 32 bytes each), then
-/// the first 8 bytes of the SHA-256 of everything before. Records follow, fixed-size (40 + 4H bytes): the first 16 bytes
+/// the first 8 bytes of the SHA-256 of everything before. Records follow, fixed-size (44 + 4H bytes): the first 16 bytes
 /// of SHA-256(UTF-8 row id) as the key, the label (u8), flags (u8: bit 0 small input truncated, bit 1 large input
 /// truncated), a reserved u16, small safe/unsafe logits and large safe/unsafe logits (f32), H features (f32), and the
 /// first 8 bytes of the SHA-256 of the record's preceding bytes as a checksum.
