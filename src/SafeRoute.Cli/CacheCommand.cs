@@ -19,6 +19,7 @@ internal static class CacheCommand
         };
         var models = new ModelArguments();
 
+        var duplicateIds = CliApp.DuplicateIdOption();
         var command = new Command(
             "cache",
             "Run the small guard (features + verdict) and the large guard (verdict) once on every row not yet cached. " +
@@ -27,6 +28,7 @@ internal static class CacheCommand
         command.Options.Add(cache);
         command.Options.Add(batchSize);
         models.AddTo(command);
+        command.Options.Add(duplicateIds);
         command.SetAction(CliApp.Guarded(console, async (parse, ct) =>
         {
             int batch = parse.GetValue(batchSize);
@@ -35,7 +37,7 @@ internal static class CacheCommand
                 throw new UsageException("--batch-size must be at least 1.");
             }
 
-            List<SafetyExample> rows = CliApp.ReadData(parse.GetValue(data)!);
+            List<SafetyExample> rows = CliApp.ReadData(parse.GetValue(data)!, parse.GetValue(duplicateIds));
             string cachePath = parse.GetValue(cache)!;
             using OnnxSafetyGuard small = models.LoadSmall(parse);
             using OnnxSafetyGuard large = models.LoadLarge(parse);

@@ -40,6 +40,7 @@ internal static class ClassifyCommand
         var json = new Option<bool>("--json") { Description = "Write one JSON object per input instead of a text line." };
         var models = new ModelArguments();
 
+        var duplicateIds = CliApp.DuplicateIdOption();
         var command = new Command("classify", "Classify prompts (or prompt + reply) with the small guard → router → large guard. Exit code 1 when any input is unsafe.");
         command.Arguments.Add(texts);
         command.Options.Add(response);
@@ -48,6 +49,7 @@ internal static class ClassifyCommand
         command.Options.Add(threshold);
         command.Options.Add(json);
         models.AddTo(command);
+        command.Options.Add(duplicateIds);
         command.SetAction(CliApp.Guarded(console, async (parse, ct) =>
         {
             string[] prompts = parse.GetValue(texts) ?? [];
@@ -71,7 +73,7 @@ internal static class ClassifyCommand
             List<(string Name, SafetyRequest Request)> requests = [];
             if (inputPath is not null)
             {
-                requests.AddRange(CliApp.ReadData([inputPath]).Select(r => (r.Id, r.ToRequest())));
+                requests.AddRange(CliApp.ReadData([inputPath], parse.GetValue(duplicateIds)).Select(r => (r.Id, r.ToRequest())));
             }
             else if (prompts.Length > 0)
             {

@@ -95,29 +95,26 @@ internal static class CliApp
         };
 
     /// <summary>Reads every row of the data files (validating them: a malformed row stops with its file and line).</summary>
-    internal static List<SafetyExample> ReadData(IEnumerable<string> paths)
+    /// <summary><c>--on-duplicate-id</c>: what reading data does with a row whose id an earlier row (of any data file given) has.</summary>
+    internal static Option<DuplicateIdHandling> DuplicateIdOption() => new("--on-duplicate-id")
     {
-        var rows = new List<SafetyExample>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string path in paths)
+        Description = "A row whose id an earlier row has: error (report all of them), skip (keep the first) or rename (id~2, id~3, …).",
+        DefaultValueFactory = _ => DuplicateIdHandling.Error,
+        HelpName = "error|skip|rename",
+    };
+
+    internal static List<SafetyExample> ReadData(IEnumerable<string> paths, DuplicateIdHandling duplicates = DuplicateIdHandling.Error)
+    {
+        string[] files = [.. paths];
+        foreach (string path in files)
         {
             if (!File.Exists(path))
             {
                 throw new FileNotFoundException($"The data file '{path}' does not exist.", path);
             }
-
-            foreach (SafetyExample row in SafetyDataset.Read(path))
-            {
-                if (!seen.Add(row.Id))
-                {
-                    throw new DatasetFormatException(path, row.LineNumber, "id", $"duplicate id '{row.Id}' (already in an earlier data file)");
-                }
-
-                rows.Add(row);
-            }
         }
 
-        return rows;
+        return [.. SafetyDataset.ReadAll(files, duplicates)];
     }
 
     internal static Option<string[]> DataOption(string description) => new("--data", "-d")

@@ -47,6 +47,7 @@ internal static class EvalCommand
         var title = new Option<string>("--title") { Description = "The plot's title.", DefaultValueFactory = _ => "SafeRoute: latency vs safety F1", HelpName = "text" };
         var models = new ModelArguments();
 
+        var duplicateIds = CliApp.DuplicateIdOption();
         var command = new Command(
             "eval",
             "Evaluate Small, Large, Random, Entropy, TS, CC, BC, SafeRoute and Oracle on the rows: safety F1/precision/recall/AUPRC, " +
@@ -58,6 +59,7 @@ internal static class EvalCommand
         }
 
         models.AddTo(command);
+        command.Options.Add(duplicateIds);
         command.SetAction(CliApp.Guarded(console, async (parse, ct) =>
         {
             if (parse.GetValue(smallMs) is null != parse.GetValue(largeMs) is null)
@@ -71,13 +73,13 @@ internal static class EvalCommand
             }
 
             string cachePath = parse.GetValue(cache)!;
-            List<SafetyExample> rows = CliApp.ReadData(parse.GetValue(data)!);
+            List<SafetyExample> rows = CliApp.ReadData(parse.GetValue(data)!, parse.GetValue(duplicateIds));
             FeatureSet set = LoadSet(cachePath, rows);
             var options = new RoutingEvaluationOptions();
             string[] fitFiles = parse.GetValue(fit) ?? [];
             if (fitFiles.Length > 0)
             {
-                RoutingEvaluator.FitBaselines(LoadSet(cachePath, CliApp.ReadData(fitFiles)), options);
+                RoutingEvaluator.FitBaselines(LoadSet(cachePath, CliApp.ReadData(fitFiles, parse.GetValue(duplicateIds))), options);
             }
 
             string? routerPath = parse.GetValue(router);

@@ -21,6 +21,7 @@ internal static class TrainRouterCommand
         var validation = new Option<double>("--validation-fraction") { Description = "Share of each hard-label class held out for validation.", DefaultValueFactory = _ => defaults.ValidationFraction, HelpName = "x" };
         var threads = new Option<int>("--threads") { Description = "Threads for the matrix products (results are identical for any value).", DefaultValueFactory = _ => 1, HelpName = "n" };
 
+        var duplicateIds = CliApp.DuplicateIdOption();
         var command = new Command(
             "train-router",
             "Train the SafeRoute router (Bayesian MLP H→W→W→1 with W = --hidden-size: 512 as in the paper by default; the default models' router uses 64; BCE + 0.01·KL, AdamW, class-balanced batches) on the cached " +
@@ -33,6 +34,7 @@ internal static class TrainRouterCommand
 
         var augmentation = new Augmentation();
         augmentation.AddTo(command);
+        command.Options.Add(duplicateIds);
         command.SetAction(CliApp.Guarded(console, async (parse, ct) =>
         {
             int paraphrasesPerRow = augmentation.Check(parse);
@@ -46,7 +48,7 @@ internal static class TrainRouterCommand
                 ValidationFraction = parse.GetValue(validation),
                 MaxDegreeOfParallelism = parse.GetValue(threads),
             };
-            List<SafetyExample> rows = CliApp.ReadData(parse.GetValue(data)!);
+            List<SafetyExample> rows = CliApp.ReadData(parse.GetValue(data)!, parse.GetValue(duplicateIds));
             string outPath = parse.GetValue(output)!;
             if (paraphrasesPerRow > 0)
             {

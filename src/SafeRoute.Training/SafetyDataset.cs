@@ -23,15 +23,24 @@ public static class SafetyDataset
     /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
     /// <exception cref="DatasetFormatException">A row is malformed (thrown when enumeration reaches it).</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static IEnumerable<SafetyExample> Read(string path)
+    public static IEnumerable<SafetyExample> Read(string path) => Read(path, DuplicateIdHandling.Error);
+
+    /// <summary>Reads a JSONL data set, handling rows whose id was already seen as <paramref name="duplicates"/> says.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="duplicates">What to do with a row whose id an earlier row of the file has.</param>
+    /// <returns>The rows, streamed.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="DatasetFormatException">A row is malformed, or (with <see cref="DuplicateIdHandling.Error"/>) ids repeat:
+    /// thrown after the whole file has been read, naming the first repeat and the count of all of them.</exception>
+    public static IEnumerable<SafetyExample> Read(string path, DuplicateIdHandling duplicates)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return ReadFile(path);
+        return ReadFile(path, duplicates);
 
-        static IEnumerable<SafetyExample> ReadFile(string path)
+        static IEnumerable<SafetyExample> ReadFile(string path, DuplicateIdHandling duplicates)
         {
             using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-            foreach (SafetyExample example in ReadCore(reader, path))
+            foreach (SafetyExample example in ReadCore(reader, path, duplicates))
             {
                 yield return example;
             }
@@ -48,7 +57,7 @@ public static class SafetyDataset
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(sourceName);
-        return ReadCore(reader, sourceName);
+        return ReadCore(reader, sourceName, DuplicateIdHandling.Error);
     }
 
     /// <summary>Reads every row of a JSONL file into a list.</summary>
@@ -98,10 +107,12 @@ public static class SafetyDataset
         stream.WriteByte((byte)'\n');
     }
 
-    private static IEnumerable<SafetyExample> ReadCore(TextReader reader, string source)
+    private static IEnumerable<SafetyExample> ReadCore(TextReader reader, string source, DuplicateIdHandling duplicates)
     {
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         int lineNumber = 0;
+        int repeats = 0;
+        (int Line, string Id, int FirstLine) first = default;
         string? line;
         while ((line = reader.ReadLine()) is not null)
         {
@@ -114,10 +125,94 @@ public static class SafetyDataset
             SafetyExample example = ParseLine(line, source, lineNumber);
             if (!seen.TryAdd(example.Id, lineNumber))
             {
-                throw new DatasetFormatException(source, lineNumber, "id", string.Create(CultureInfo.InvariantCulture, $"duplicate id '{example.Id}' (first seen on line {seen[example.Id]})"));
+                switch (duplicates)
+                {
+                    case DuplicateIdHandling.Skip:
+                        continue;
+                    case DuplicateIdHandling.Rename:
+                        example = Renamed(example, seen, lineNumber);
+                        break;
+                    default:
+                        // Keep reading: the error reports every repeat, not only the first.
+                        if (repeats++ == 0)
+                        {
+                            first = (lineNumber, example.Id, seen[example.Id]);
+                        }
+
+                        continue;
+                }
             }
 
             yield return example;
+        }
+
+        if (repeats > 0)
+        {
+            throw new DatasetFormatException(source, first.Line, "id", string.Create(CultureInfo.InvariantCulture,
+                $"duplicate id '{first.Id}' (first seen on line {first.FirstLine}); {repeats} row(s) in all repeat an earlier id (skip or rename them: DuplicateIdHandling, or --on-duplicate-id in the saferoute tool)"));
+        }
+    }
+
+    /// <summary>Reads several JSONL data sets as one: ids must be unique across all of them, and a row whose id an
+    /// earlier row (of the same or an earlier file) has is handled as <paramref name="duplicates"/> says.</summary>
+    /// <param name="paths">The files, in order.</param>
+    /// <param name="duplicates">What to do with a repeated id.</param>
+    /// <returns>The rows, in file order.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="paths"/> is null.</exception>
+    /// <exception cref="DatasetFormatException">A row is malformed, or (with <see cref="DuplicateIdHandling.Error"/>) ids
+    /// repeat: after everything has been read, naming the first repeat and counting all of them.</exception>
+    public static IReadOnlyList<SafetyExample> ReadAll(IEnumerable<string> paths, DuplicateIdHandling duplicates)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var rows = new List<SafetyExample>();
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        (string Path, int Line, string Id)? first = null;
+        int repeats = 0;
+        foreach (string path in paths)
+        {
+            foreach (SafetyExample row in Read(path, duplicates))
+            {
+                SafetyExample kept = row;
+                if (!seen.TryAdd(row.Id, row.LineNumber))
+                {
+                    if (duplicates == DuplicateIdHandling.Skip)
+                    {
+                        continue;
+                    }
+
+                    if (duplicates != DuplicateIdHandling.Rename)
+                    {
+                        first ??= (path, row.LineNumber, row.Id);
+                        repeats++;
+                        continue;
+                    }
+
+                    kept = Renamed(row, seen, row.LineNumber);
+                }
+
+                rows.Add(kept);
+            }
+        }
+
+        if (first is { } f)
+        {
+            throw new DatasetFormatException(f.Path, f.Line, "id", string.Create(CultureInfo.InvariantCulture,
+                $"duplicate id '{f.Id}' (already in an earlier data file); {repeats} row(s) in all repeat an id of an earlier file (skip or rename them: DuplicateIdHandling, or --on-duplicate-id in the saferoute tool)"));
+        }
+
+        return rows;
+    }
+
+    /// <summary>The row under the first free id of the form <c>id~2</c>, <c>id~3</c>, ….</summary>
+    internal static SafetyExample Renamed(SafetyExample example, Dictionary<string, int> seen, int lineNumber)
+    {
+        for (int n = 2; ; n++)
+        {
+            string id = string.Create(CultureInfo.InvariantCulture, $"{example.Id}~{n}");
+            if (seen.TryAdd(id, lineNumber))
+            {
+                return new SafetyExample(id, example.Prompt, example.Response, example.Label) { Source = example.Source, Category = example.Category, LineNumber = example.LineNumber };
+            }
         }
     }
 

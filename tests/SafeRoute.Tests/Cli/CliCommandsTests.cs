@@ -92,6 +92,23 @@ public sealed class CliCommandsTests
     }
 
     [Test]
+    public async Task Classify_DuplicateIds_ErrorByDefault_SkipOnRequest()
+    {
+        string file = NewPath("dups.jsonl");
+        string row = JsonSerializer.Serialize(new { id = "d-1", source = "test", prompt = TestGuard.BenignWords[0] + " please", response = (string?)null, label = 0 });
+        await File.WriteAllLinesAsync(file, [row, row, row]);
+        (int code, _, string err) = await Run("classify", "--input", file, "--small", _small, "--large", _large, "--router", "entropy");
+        (int skipCode, string output, string skipErr) = await Run("classify", "--input", file, "--small", _small, "--large", _large, "--router", "entropy", "--on-duplicate-id", "skip");
+        Assert.Multiple(() =>
+        {
+            Assert.That(code, Is.EqualTo(ExitCodes.DataOrModel), err);
+            Assert.That(err, Does.Contain("2 row(s) in all"));
+            Assert.That(skipCode, Is.EqualTo(ExitCodes.Ok), skipErr);
+            Assert.That(output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.Contains("d-1", StringComparison.Ordinal)), Is.EqualTo(1));
+        });
+    }
+
+    [Test]
     public async Task Probe_BadRow_NamesTheLine_NotTheText()
     {
         string file = NewPath("bad-probes.jsonl");

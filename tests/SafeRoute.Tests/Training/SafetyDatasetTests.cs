@@ -95,6 +95,77 @@ public sealed class SafetyDatasetTests
     }
 
     [Test]
+    public void Read_DuplicateIds_ErrorCountsEveryRepeat_AfterReadingAll()
+    {
+        string file = WriteTemp(Good1, Good2, Good1, Good2, Good1);
+        try
+        {
+            DatasetFormatException ex = Assert.Throws<DatasetFormatException>(() => _ = SafetyDataset.Read(file, DuplicateIdHandling.Error).ToList())!;
+            Assert.Multiple(() =>
+            {
+                Assert.That(ex.LineNumber, Is.EqualTo(3), "the first repeat");
+                Assert.That(ex.Message, Does.Contain("duplicate id 't-1'").And.Contain("3 row(s) in all"));
+            });
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Test]
+    public void Read_DuplicateIds_SkipKeepsTheFirst_RenameKeepsAllUnderNewIds()
+    {
+        string file = WriteTemp(Good1, Good2, Good1, Good1);
+        try
+        {
+            List<SafetyExample> skipped = [.. SafetyDataset.Read(file, DuplicateIdHandling.Skip)];
+            List<SafetyExample> renamed = [.. SafetyDataset.Read(file, DuplicateIdHandling.Rename)];
+            Assert.Multiple(() =>
+            {
+                Assert.That(skipped.Select(r => (r.Id, r.LineNumber)), Is.EqualTo(new[] { ("t-1", 1), ("t-2", 2) }));
+                Assert.That(renamed.Select(r => r.Id), Is.EqualTo(new[] { "t-1", "t-2", "t-1~2", "t-1~3" }));
+                Assert.That(renamed[3].Prompt, Is.EqualTo(renamed[0].Prompt));
+                Assert.That(renamed[3].LineNumber, Is.EqualTo(4));
+            });
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Test]
+    public void ReadAll_IdsRepeatedAcrossFiles_FollowThePolicy()
+    {
+        string a = WriteTemp(Good1, Good2);
+        string b = WriteTemp(Good2, Good1.Replace("t-1", "t-3", StringComparison.Ordinal));
+        try
+        {
+            DatasetFormatException ex = Assert.Throws<DatasetFormatException>(() => SafetyDataset.ReadAll([a, b], DuplicateIdHandling.Error))!;
+            Assert.Multiple(() =>
+            {
+                Assert.That(ex.Path, Is.EqualTo(b));
+                Assert.That(ex.Message, Does.Contain("duplicate id 't-2'").And.Contain("1 row(s) in all"));
+                Assert.That(SafetyDataset.ReadAll([a, b], DuplicateIdHandling.Skip).Select(r => r.Id), Is.EqualTo(new[] { "t-1", "t-2", "t-3" }));
+                Assert.That(SafetyDataset.ReadAll([a, b], DuplicateIdHandling.Rename).Select(r => r.Id), Is.EqualTo(new[] { "t-1", "t-2", "t-2~2", "t-3" }));
+            });
+        }
+        finally
+        {
+            File.Delete(a);
+            File.Delete(b);
+        }
+    }
+
+    private static string WriteTemp(params string[] lines)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"saferoute-dup-{Guid.NewGuid():N}.jsonl");
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    [Test]
     public void Read_ArgValidation()
     {
         Assert.Throws<ArgumentNullException>(() => SafetyDataset.Read(null!, "x"));
