@@ -11,7 +11,6 @@ Writes: OUT/model.onnx (float16 weight storage behind Cast nodes), OUT/vocab.txt
 WORK/v2_<name>_{router,dev}.npz (PyTorch p(unsafe), logits, pooled features, ids, labels), WORK/v2_<name>_metrics.json.
 """
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -26,6 +25,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bert  # noqa: E402
+from common import file_sha256  # noqa: E402
 
 
 def log(*a):
@@ -165,14 +165,6 @@ def round_fp16_(model):
         for p in model.parameters():
             if p.numel() >= 4096:
                 p.copy_(p.half().float())
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def main():
@@ -340,7 +332,7 @@ def main():
                        "unsafeLabels": ["unsafe"]},
         "inputs": {"inputIds": "input_ids", "attentionMask": "attention_mask", "tokenTypeIds": "token_type_ids"},
         "maxSequenceLength": args.max_seq, "padTokenId": 0, "hiddenSize": d,
-        "sha256": {f: sha256(os.path.join(args.out, f)) for f in ("model.onnx", "vocab.txt")},
+        "sha256": {f: file_sha256(os.path.join(args.out, f)) for f in ("model.onnx", "vocab.txt")},
     }
     with open(os.path.join(args.out, "saferoute.json"), "w") as f:
         json.dump(manifest, f, indent=2)
