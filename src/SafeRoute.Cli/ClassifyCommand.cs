@@ -97,12 +97,7 @@ internal static class ClassifyCommand
                 throw new UsageException("nothing to classify.");
             }
 
-            bool ownGuards = parse.GetValue(models.Small) is null && parse.GetValue(models.Large) is null;
-            string routerArg = parse.GetValue(router)
-                ?? (ownGuards ? models.RouterPath(parse) : throw new UsageException("with --small/--large, give --router (a router file trained for that small guard, or 'entropy')."));
-            ISafetyRouter routerInstance = string.Equals(routerArg, "entropy", StringComparison.OrdinalIgnoreCase)
-                ? new EntropyRouter()
-                : MlpRouter.Load(File.Exists(routerArg) ? Path.GetFullPath(routerArg) : throw new FileNotFoundException($"The router file '{routerArg}' does not exist.", routerArg));
+            ISafetyRouter routerInstance = models.LoadRouter(parse, parse.GetValue(router));
             OnnxSafetyGuard small = models.LoadSmall(parse);
             OnnxSafetyGuard large;
             try

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using SafeRoute.Routing;
 
 namespace SafeRoute.Cli;
 
@@ -41,6 +42,17 @@ internal sealed class ModelArguments
     public string LargePath(ParseResult parse) => CheckFolder(parse.GetValue(Large) ?? Path.Combine(Root(parse), "large"), "--large");
 
     public string RouterPath(ParseResult parse) => Path.Combine(Root(parse), "router.safetensors");
+
+    /// <summary>The router a --router value names: 'entropy', a router file, or (no value, default models or --models)
+    /// the folder's router.safetensors. With --small/--large a router must be given: the folder's router belongs to its own small guard.</summary>
+    public ISafetyRouter LoadRouter(ParseResult parse, string? routerArg)
+    {
+        bool ownGuards = parse.GetValue(Small) is null && parse.GetValue(Large) is null;
+        routerArg ??= ownGuards ? RouterPath(parse) : throw new UsageException("with --small/--large, give --router (a router file trained for that small guard, or 'entropy').");
+        return string.Equals(routerArg, "entropy", StringComparison.OrdinalIgnoreCase)
+            ? new EntropyRouter()
+            : MlpRouter.Load(File.Exists(routerArg) ? Path.GetFullPath(routerArg) : throw new FileNotFoundException($"The router file '{routerArg}' does not exist.", routerArg));
+    }
 
     public OnnxSafetyGuard LoadSmall(ParseResult parse) => OnnxSafetyGuard.Create(SmallPath(parse), tier: GuardTier.Small);
 

@@ -32,12 +32,7 @@ internal static class ProbeCommand
         command.SetAction(CliApp.Guarded(console, async (parse, ct) =>
         {
             List<(string Kind, SafetyRequest Request)> rows = Read(parse.GetValue(file)!);
-            bool ownGuards = parse.GetValue(models.Small) is null && parse.GetValue(models.Large) is null;
-            string routerArg = parse.GetValue(router)
-                ?? (ownGuards ? models.RouterPath(parse) : throw new UsageException("with --small/--large, give --router (a router file trained for that small guard, or 'entropy')."));
-            ISafetyRouter routerInstance = string.Equals(routerArg, "entropy", StringComparison.OrdinalIgnoreCase)
-                ? new EntropyRouter()
-                : MlpRouter.Load(File.Exists(routerArg) ? Path.GetFullPath(routerArg) : throw new FileNotFoundException($"The router file '{routerArg}' does not exist.", routerArg));
+            ISafetyRouter routerInstance = models.LoadRouter(parse, parse.GetValue(router));
             using OnnxSafetyGuard small = models.LoadSmall(parse);
             using OnnxSafetyGuard large = models.LoadLarge(parse);
             using var routed = new RoutedSafetyGuard(small, large, routerInstance, new RoutedSafetyGuardOptions { Threshold = parse.GetValue(threshold) });

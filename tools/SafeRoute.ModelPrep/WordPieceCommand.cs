@@ -16,8 +16,6 @@ namespace SafeRoute.ModelPrep;
 /// </summary>
 internal static class WordPieceCommand
 {
-    public const int PadTokenId = 0;
-
     /// <summary>The library's own classifier encoder (exact Hugging Face BERT WordPiece, <c>ClassifierEncoder</c>) for a
     /// vocab, with one window: the first window of the library's windowing, which is what the guard is trained on.</summary>
     public static ClassifierEncoder CreateEncoder(string vocabPath, int maxSeq)
