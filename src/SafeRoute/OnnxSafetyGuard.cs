@@ -570,13 +570,18 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
             int i = unsafeRows[k];
             GuardOutput o = results[i];
             (CategoryScore[] categories, float p) = _categories!.Score(hidden[k].Features, o.UnsafeProbability);
-            GuardScore adjusted = p == o.UnsafeProbability ? default : GuardScore.FromProbability(p);
-            results[i] = p == o.UnsafeProbability
-                ? new GuardOutput(o.SafeLogit, o.UnsafeLogit, o.Features, o.Truncated, categories)
-                : new GuardOutput(adjusted.SafeLogit, adjusted.UnsafeLogit, o.Features, o.Truncated, categories);
+            // Ignored categories lower p: the verdict logits become its log-odds; otherwise the model's own logits stay.
+            (float safe, float @unsafe) = p == o.UnsafeProbability ? (o.SafeLogit, o.UnsafeLogit) : LogOdds(p);
+            results[i] = new GuardOutput(safe, @unsafe, o.Features, o.Truncated, categories);
         }
 
         return results;
+    }
+
+    private static (float Safe, float Unsafe) LogOdds(float p)
+    {
+        GuardScore score = GuardScore.FromProbability(p);
+        return (score.SafeLogit, score.UnsafeLogit);
     }
 
     private GuardOutput[] ForwardRows(EncodedPrompt[] encoded, bool wantFeatures, CancellationToken cancellationToken)

@@ -18,6 +18,7 @@ internal sealed class ClassifierHead
     private readonly float[] _thresholds;
     private readonly bool _multiLabel;
     private readonly bool _report;
+    private readonly int _unsafeCount;
 
     public ClassifierHead(ClassifierManifest manifest, CategoryOptions options)
     {
@@ -27,6 +28,7 @@ internal sealed class ClassifierHead
         _thresholds = [.. _labels.Select(options.ThresholdOf)];
         _multiLabel = manifest.MultiLabel;
         _report = manifest.MultiLabel || manifest.ReportCategories;
+        _unsafeCount = _unsafe.Count(u => u);
         Labels = _labels.Length;
     }
 
@@ -35,7 +37,7 @@ internal sealed class ClassifierHead
     /// <summary>The verdict logits and categories of one row of logits.</summary>
     public (float Safe, float Unsafe, CategoryScore[]? Categories) Score(ReadOnlySpan<float> logits)
     {
-        CategoryScore[]? categories = _report ? new CategoryScore[CountUnsafe()] : null;
+        CategoryScore[]? categories = _report ? new CategoryScore[_unsafeCount] : null;
         if (_multiLabel)
         {
             float best = float.NegativeInfinity;
@@ -100,8 +102,6 @@ internal sealed class ClassifierHead
         float unsafeLogit = unsafeSum > 0 ? (float)Math.Max(Math.Log(unsafeSum), -80) : -80f;
         return (safeLogit, unsafeLogit, categories);
     }
-
-    private int CountUnsafe() => _unsafe.Count(u => u);
 
     private static float Sigmoid(float z) => (float)(1.0 / (1.0 + Math.Exp(-(double)z)));
 
