@@ -10,7 +10,22 @@ internal static class CalibrateCommand
 {
     public static Command Create(CliConsole console)
     {
-        var router = new Option<string>("--router", "-r") { Description = "The trained router (safetensors).", Required = true, HelpName = "file" };
+        var router = new Option<string>("--router", "-r")
+        {
+            Description = "The router: a trained router (safetensors), a baseline router file, or a baseline of the paper to turn into a router file: " +
+                "entropy, ts (temperature scaling; needs --fit-data), cc (contextual calibration; runs the small guard once) or bc (batch calibration; needs --fit-data).",
+            Required = true,
+            HelpName = "file|entropy|ts|cc|bc",
+        };
+        var fit = new Option<string[]>("--fit-data")
+        {
+            Description = "For ts and bc: rows (JSONL) to fit τ or the mean p(unsafe) on (the router's training data, not the calibration rows).",
+            HelpName = "file.jsonl",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var fitCache = new Option<string?>("--fit-cache") { Description = "The feature cache holding the --fit-data rows. Default: --cache.", HelpName = "file" };
+        var models = new ModelArguments();
+        var duplicateIds = CliApp.DuplicateIdOption();
         Option<string[]> data = CliApp.DataOption("Calibration rows (JSONL), already in the cache: data the router was not trained on.");
         Option<string> cache = CliApp.CacheOption("The feature cache built by 'saferoute cache'.");
         var share = new Option<double?>("--target-share")
@@ -25,15 +40,23 @@ internal static class CalibrateCommand
             DefaultValueFactory = _ => 1.0,
             HelpName = "x",
         };
-        var output = new Option<string?>("--out", "-o") { Description = "Where to write the calibrated router. Default: overwrite --router.", HelpName = "file" };
+        var output = new Option<string?>("--out", "-o")
+        {
+            Description = "Where to write the calibrated router (a baseline becomes a small JSON router file that classify, eval and AddSafeRoute load). Default: overwrite --router (required for entropy|ts|cc|bc).",
+            HelpName = "file",
+        };
 
         var command = new Command(
             "calibrate",
-            "Choose the routing threshold ε on held-out rows — for a target large-guard share (a budget) or for the best safety F1 — and store it in the router file, where the library picks it up.");
-        foreach (Option o in (Option[])[router, data, cache, share, bestF1, maxShare, output])
+            "Choose the routing threshold ε on held-out rows — for a target large-guard share (a budget) or for the best safety F1 — and store it in the router file, where the library picks it up. " +
+            "The paper's baselines (entropy, ts, cc, bc) become router files the same way.");
+        foreach (Option o in (Option[])[router, data, cache, share, bestF1, maxShare, output, fit, fitCache])
         {
             command.Options.Add(o);
         }
+
+        models.AddTo(command);
+        command.Options.Add(duplicateIds);
 
         command.SetAction(CliApp.Guarded(console, async (parse, ct) =>
         {
@@ -55,25 +78,80 @@ internal static class CalibrateCommand
                 throw new UsageException("--max-share must be in [0, 1].");
             }
 
-            string routerPath = parse.GetValue(router)!;
-            if (!File.Exists(routerPath))
+            string routerArg = parse.GetValue(router)!;
+            string cachePath = parse.GetValue(cache)!;
+            DuplicateIdHandling duplicates = parse.GetValue(duplicateIds);
+            string? outArg = parse.GetValue(output);
+            ISafetyRouter instance;
+            string outPath;
+            string? baseline = routerArg.ToLowerInvariant() is "entropy" or "ts" or "cc" or "bc" && !File.Exists(routerArg) ? routerArg.ToLowerInvariant() : null;
+            if (baseline is not null)
             {
-                throw new FileNotFoundException($"The router file '{routerPath}' does not exist.", routerPath);
+                outPath = outArg ?? throw new UsageException($"--router {baseline} writes a new router file: give --out.");
+                instance = await CreateBaselineAsync(baseline, parse, fit, fitCache, models, cachePath, duplicates, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                instance = ModelArguments.LoadRouterFile(routerArg);
+                outPath = outArg ?? routerArg;
             }
 
-            MlpRouter mlp = MlpRouter.Load(Path.GetFullPath(routerPath));
-            FeatureSet set = EvalCommand.LoadSet(parse.GetValue(cache)!, parse.GetValue(data)!);
-            float[] scores = EvalCommand.Score(mlp, set);
+            List<SafetyExample> rows = CliApp.ReadData(parse.GetValue(data)!, duplicates);
+            FeatureSet set = EvalCommand.LoadSet(cachePath, rows);
+            float[] scores = EvalCommand.Score(instance, set);
             ThresholdCalibration c = target is double goal
                 ? ThresholdCalibrator.ForTargetShare(scores, goal)
                 : ThresholdCalibrator.ForBestF1(scores, set.SmallUnsafeProbabilities, set.LargeUnsafeProbabilities, set.Labels, max);
-            string outPath = parse.GetValue(output) ?? routerPath;
-            RouterFiles.Save(mlp, outPath, c.Threshold);
+            if (instance is MlpRouter mlp)
+            {
+                RouterFiles.Save(mlp, outPath, c.Threshold);
+            }
+            else
+            {
+                BaselineRouterFile.Save(instance, outPath, c.Threshold);
+            }
+
             string f1 = c.SafetyF1 is double f ? string.Create(CultureInfo.InvariantCulture, $", routed safety F1 {f:0.0000}") : "";
             await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"ε = {c.Threshold:R}: {CliApp.Percent(c.LargeShare)} of {set.Count} rows go to the large guard{f1}; wrote {outPath}.")).ConfigureAwait(false);
+                $"ε = {c.Threshold:R}: {CliApp.Percent(c.LargeShare)} of {set.Count} rows go to the large guard{f1}; wrote {outPath} ({instance.Name} router).")).ConfigureAwait(false);
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>One of the paper's baselines with its parameter: τ or m fitted on --fit-data, q(" ") measured with the small guard.</summary>
+    private static async Task<ISafetyRouter> CreateBaselineAsync(string kind, ParseResult parse, Option<string[]> fit, Option<string?> fitCache, ModelArguments models, string cachePath, DuplicateIdHandling duplicates, CancellationToken ct)
+    {
+        await Task.CompletedTask.ConfigureAwait(false);
+        ct.ThrowIfCancellationRequested();
+        string[] fitFiles = parse.GetValue(fit) ?? [];
+        switch (kind)
+        {
+            case "entropy":
+                return new EntropyRouter();
+            case "ts" or "bc":
+                if (fitFiles.Length == 0)
+                {
+                    throw new UsageException($"--router {kind} needs --fit-data: the rows to fit {(kind == "ts" ? "the temperature τ" : "the mean p(unsafe)")} on.");
+                }
+
+                var options = new RoutingEvaluationOptions();
+                RoutingEvaluator.FitBaselines(EvalCommand.LoadSet(parse.GetValue(fitCache) ?? cachePath, CliApp.ReadData(fitFiles, duplicates)), options);
+                return kind == "ts" ? new TemperatureScalingRouter(options.Temperature!.Value) : new BatchCalibrationRouter(options.MeanUnsafeProbability!.Value);
+            default:
+                string smallDir = models.SmallPath(parse);
+                using (FeatureCache featureCache = FeatureCache.OpenRead(File.Exists(cachePath) ? cachePath : throw new FileNotFoundException($"The feature cache '{cachePath}' does not exist; build it with 'saferoute cache'.", cachePath)))
+                {
+                    if (!featureCache.SmallModel.Equals(GuardModelIdentity.FromModelDirectory(smallDir)))
+                    {
+                        throw new SafeRouteException($"The cache '{cachePath}' was built with another small guard ({featureCache.SmallModel}); pass the same --models/--small.");
+                    }
+                }
+
+                using (OnnxSafetyGuard small = models.LoadSmall(parse))
+                {
+                    return new ContextualCalibrationRouter(ContextualCalibrationRouter.MeasureContentFree(small, ct));
+                }
+        }
     }
 }

@@ -29,7 +29,7 @@ internal static class ClassifyCommand
         };
         var router = new Option<string?>("--router")
         {
-            Description = "The router: a safetensors file, or 'entropy' for the entropy baseline. Default: router.safetensors of --models (the default router).",
+            Description = "The router: a safetensors file, a baseline router file written by 'saferoute calibrate --router entropy|ts|cc|bc', or 'entropy' for the entropy baseline at 0.5 bits. Default: router.safetensors of --models (the default router).",
             HelpName = "file|entropy",
         };
         var threshold = new Option<float?>("--threshold")

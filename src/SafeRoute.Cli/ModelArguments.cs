@@ -43,7 +43,7 @@ internal sealed class ModelArguments
 
     public string RouterPath(ParseResult parse) => Path.Combine(Root(parse), "router.safetensors");
 
-    /// <summary>The router a --router value names: 'entropy', a router file, or (no value, default models or --models)
+    /// <summary>The router a --router value names: 'entropy', a router file (trained, or a baseline router file), or (no value, default models or --models)
     /// the folder's router.safetensors. With --small/--large a router must be given: the folder's router belongs to its own small guard.</summary>
     public ISafetyRouter LoadRouter(ParseResult parse, string? routerArg)
     {
@@ -51,7 +51,40 @@ internal sealed class ModelArguments
         routerArg ??= ownGuards ? RouterPath(parse) : throw new UsageException("with --small/--large, give --router (a router file trained for that small guard, or 'entropy').");
         return string.Equals(routerArg, "entropy", StringComparison.OrdinalIgnoreCase)
             ? new EntropyRouter()
-            : MlpRouter.Load(File.Exists(routerArg) ? Path.GetFullPath(routerArg) : throw new FileNotFoundException($"The router file '{routerArg}' does not exist.", routerArg));
+            : LoadRouterFile(routerArg);
+    }
+
+    /// <summary>A router file: a trained router (safetensors) or a baseline router file (JSON, from 'saferoute calibrate --router entropy|ts|cc|bc').</summary>
+    public static ISafetyRouter LoadRouterFile(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"The router file '{path}' does not exist.", path);
+        }
+
+        string full = Path.GetFullPath(path);
+        return LooksLikeJson(full) ? BaselineRouterFile.Load(full) : MlpRouter.Load(full);
+    }
+
+    // JSON text (a baseline router file) rather than safetensors, whose 8-byte little-endian header length has zero high bytes.
+    private static bool LooksLikeJson(string path)
+    {
+        byte[] head = new byte[16];
+        int read;
+        using (FileStream stream = File.OpenRead(path))
+        {
+            read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        }
+
+        ReadOnlySpan<byte> bytes = head.AsSpan(0, read);
+        if (bytes[..Math.Min(8, bytes.Length)].Contains((byte)0))
+        {
+            return false;
+        }
+
+        bytes = bytes.StartsWith("\uFEFF"u8) ? bytes[3..] : bytes;
+        bytes = bytes.TrimStart(" \t\r\n"u8);
+        return !bytes.IsEmpty && bytes[0] == (byte)'{';
     }
 
     public OnnxSafetyGuard LoadSmall(ParseResult parse) => OnnxSafetyGuard.Create(SmallPath(parse), tier: GuardTier.Small);

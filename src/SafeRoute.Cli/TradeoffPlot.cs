@@ -64,7 +64,7 @@ internal static class TradeoffPlot
         }
 
         (double xMin, double xMax) = Limits(points.Select(p => p.X), XMargin);
-        (double yMin, double yMax) = Limits(points.Select(p => p.Y), YMargin);
+        (double yMin, double yMax) = F1Limits(points.Select(p => p.Y), YMargin);
 
         // Layout: the title band on top; the rotated y label, the y tick labels and the ticks on the left; ticks, tick
         // labels and the x label below.
@@ -185,7 +185,24 @@ internal static class TradeoffPlot
         }
     }
 
-    private static (double Min, double Max) Limits(IEnumerable<double> values, double margin)
+    /// <summary>Axis limits for an F1 (or any [0, 1]) axis: the data's range with a margin, never below 0 or above 1.</summary>
+    internal static (double Min, double Max) F1Limits(IEnumerable<double> values, double margin)
+    {
+        (double min, double max) = Limits(values.Where(v => v is >= 0 and <= 1), margin);
+        min = Math.Max(0, min);
+        max = Math.Min(1, max);
+        if (max - min < 0.02)
+        {
+            // A flat line (all values equal, or all at 0 or 1): show a small band inside [0, 1] around it.
+            min = Math.Max(0, Math.Min(min, max - 0.05));
+            max = Math.Min(1, Math.Max(max, min + 0.05));
+            min = Math.Min(min, max - 0.05);
+        }
+
+        return (min, max);
+    }
+
+    internal static (double Min, double Max) Limits(IEnumerable<double> values, double margin)
     {
         double[] finite = values.Where(double.IsFinite).ToArray();
         if (finite.Length == 0)

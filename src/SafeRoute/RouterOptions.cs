@@ -7,7 +7,10 @@ public sealed class RouterOptions
     /// <value>The default is <see cref="RouterKind.Mlp"/>, which needs <see cref="Path"/>.</value>
     public RouterKind Kind { get; set; } = RouterKind.Mlp;
 
-    /// <summary>Gets or sets the trained router's safetensors file (reference tensor names, see the README).</summary>
+    /// <summary>Gets or sets the router file: a trained router's safetensors file (reference tensor names, see the README), or a
+    /// baseline router file written by <c>saferoute calibrate --router entropy|ts|cc|bc</c> (<see cref="Routing.BaselineRouterFile"/>),
+    /// which carries its kind, fitted parameter and calibrated ε (then <see cref="Kind"/> may stay <see cref="RouterKind.Mlp"/> or must name the file's kind,
+    /// and the other router settings are not read).</summary>
     /// <value>The default is <see langword="null"/>; required for <see cref="RouterKind.Mlp"/>.</value>
     /// <remarks>A relative path is resolved against the host's content root (<c>IHostEnvironment.ContentRootPath</c>)
     /// when the options are registered with <c>services.AddSafeRoute(...)</c> and the container has an

@@ -65,6 +65,14 @@ internal sealed class SafeRouteOptionsValidator(string sectionPath, bool customL
                 }
 
                 break;
+            case not RouterKind.Mlp when !string.IsNullOrWhiteSpace(router.Path):
+                // A baseline router file (saferoute calibrate --router entropy|ts|cc|bc) carries its own parameters.
+                if (!File.Exists(ModelPaths.Resolve(router.Path, baseDirectory)))
+                {
+                    failures.Add($"{P("Router:Path")}: the router file '{ModelPaths.Resolve(router.Path, baseDirectory)}' does not exist.");
+                }
+
+                break;
             case RouterKind.TemperatureScaling:
                 if (router.Temperature is not { } t || !float.IsFinite(t) || t <= 0)
                 {

@@ -11,6 +11,17 @@ internal static class RouterFactory
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(small);
+        // Router:Path may name a baseline router file (saferoute calibrate --router entropy|ts|cc|bc): it carries its kind,
+        // parameter and ε; Router:Kind may stay at its default (Mlp) or must name the same kind.
+        if (options.Path is { Length: > 0 } path && ModelPaths.Resolve(path, baseDirectory) is string full && File.Exists(full) && BaselineRouterFile.LooksLikeJson(full))
+        {
+            ISafetyRouter fromFile = BaselineRouterFile.LoadResolved(full);
+            RouterKind fileKind = BaselineRouterFile.KindOf(fromFile);
+            return options.Kind == RouterKind.Mlp || options.Kind == fileKind
+                ? fromFile
+                : throw new SafeRouteException($"Router:Kind is {options.Kind} but the router file '{full}' holds a {fileKind} router.");
+        }
+
         return options.Kind switch
         {
             RouterKind.Mlp => MlpRouter.Load(ModelPaths.Resolve(options.Path ?? throw new SafeRouteException("Router:Path is required for an Mlp router."), baseDirectory)),
