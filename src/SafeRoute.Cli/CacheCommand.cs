@@ -39,6 +39,11 @@ internal static class CacheCommand
 
             List<SafetyExample> rows = CliApp.ReadData(parse.GetValue(data)!, parse.GetValue(duplicateIds));
             string cachePath = parse.GetValue(cache)!;
+            if (DatasetChecks.Describe(rows, "note: the data") is { Length: > 0 } conflicts)
+            {
+                await console.Error.WriteLineAsync(conflicts).ConfigureAwait(false);
+            }
+
             using OnnxSafetyGuard small = models.LoadSmall(parse);
             using OnnxSafetyGuard large = models.LoadLarge(parse);
             using FeatureCache featureCache = FeatureCache.Open(cachePath, small, large);

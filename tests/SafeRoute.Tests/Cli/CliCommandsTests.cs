@@ -429,4 +429,159 @@ public sealed class CliCommandsTests
         Assert.That(code, Is.EqualTo(ExitCodes.Usage));
         Assert.That(err, Does.Contain("--response needs exactly one prompt"));
     }
+
+    [Test]
+    public async Task Calibrate_EntropyTargetShare_WritesARouterFile_ThatClassifyAndEvalUse()
+    {
+        string file = NewPath("entropy-router.json");
+        (int code, string stdout, string err) = await Run("calibrate", "--router", "entropy", "--target-share", "0.2", "--data", _data, "--cache", _cache, "--out", file);
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        Assert.That(stdout, Does.Contain("(entropy router)"));
+
+        ISafetyRouter router = BaselineRouterFile.Load(file);
+        using (FeatureCache reader = FeatureCache.OpenRead(_cache))
+        {
+            float[] scores = EvalCommand.Score(new EntropyRouter(), reader.Load(SafetyDataset.Read(_data)));
+            Assert.That(scores.Count(x => x > router.DefaultThreshold) / (double)scores.Length, Is.EqualTo(0.2).Within(0.05), "the stored ε gives about the target share");
+        }
+
+        // classify routes with the file's ε: every row goes to the large guard exactly when its entropy is above it.
+        (code, string lines, err) = await Run("classify", "--small", _small, "--large", _large, "--router", file, "--input", _data, "--json");
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok).Or.EqualTo(ExitCodes.UnsafeFound), err);
+        JsonElement[] verdicts = [.. lines.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)];
+        Assert.That(verdicts, Has.Length.EqualTo(_rows));
+        int routed = 0;
+        foreach (JsonElement v in verdicts)
+        {
+            bool large = v.GetProperty("decidedBy").GetString() == "Large";
+            Assert.That(large, Is.EqualTo(v.GetProperty("routerScore").GetSingle() > router.DefaultThreshold));
+            routed += large ? 1 : 0;
+        }
+
+        Assert.That(routed / (double)_rows, Is.EqualTo(0.2).Within(0.06));
+
+        string outDir = NewPath("report");
+        (code, _, err) = await Run("eval", "--data", _data, "--cache", _cache, "--router", _router, "--extra-router", file, "--no-models", "--bootstrap", "0", "--out", outDir);
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        using JsonDocument json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(outDir, EvalCommand.JsonFile)));
+        JsonElement extra = json.RootElement.GetProperty("budget").GetProperty("methods").EnumerateArray().Single(m => m.GetProperty("role").GetString() == "extra");
+        Assert.That(extra.GetProperty("atOwnThreshold").GetProperty("threshold").GetSingle(), Is.EqualTo(router.DefaultThreshold));
+    }
+
+    [Test]
+    public async Task Calibrate_TsWithoutFitData_ExitTwo_WithFitData_WritesTemperature()
+    {
+        (int code, _, string err) = await Run("calibrate", "--router", "ts", "--target-share", "0.2", "--data", _data, "--cache", _cache, "--out", NewPath("ts.json"));
+        Assert.That(code, Is.EqualTo(ExitCodes.Usage));
+        Assert.That(err, Does.Contain("--fit-data"));
+
+        string file = NewPath("ts.json");
+        (code, _, err) = await Run("calibrate", "--router", "ts", "--fit-data", _data, "--target-share", "0.2", "--data", _data, "--cache", _cache, "--out", file);
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        using JsonDocument json = JsonDocument.Parse(await File.ReadAllTextAsync(file));
+        Assert.That(json.RootElement.GetProperty("kind").GetString(), Is.EqualTo("temperature-scaling"));
+        Assert.That(json.RootElement.GetProperty("temperature").GetSingle(), Is.GreaterThan(0));
+    }
+
+    [Test]
+    public async Task Eval_BudgetTable_EveryMethodAtEveryShare_CurvesAndIntervals()
+    {
+        string outDir = NewPath("report");
+        (int code, string stdout, string err) = await Run("eval", "--data", _data, "--cache", _cache, "--fit-data", _data, "--router", _router,
+            "--no-models", "--shares", "0,0.2,1", "--bootstrap", "200", "--seed", "3", "--out", outDir);
+
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        Assert.That(stdout, Does.Contain("## Every method at the same large-guard share").And.Contain("on the evaluated rows themselves"));
+        Assert.That(stdout, Does.Contain("95% interval"));
+        using JsonDocument json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(outDir, EvalCommand.JsonFile)));
+        JsonElement budget = json.RootElement.GetProperty("budget");
+        Assert.That(budget.GetProperty("thresholdsChosenOnEvaluatedRows").GetBoolean(), Is.True);
+        string[] names = [.. budget.GetProperty("methods").EnumerateArray().Select(m => m.GetProperty("method").GetString()!)];
+        Assert.That(names, Is.EqualTo(new[] { "SafeRoute", "Random", "Entropy", "TS", "BC" }), "no CC without models");
+        foreach (JsonElement m in budget.GetProperty("methods").EnumerateArray())
+        {
+            JsonElement[] points = [.. m.GetProperty("points").EnumerateArray()];
+            Assert.That(points, Has.Length.EqualTo(3));
+            Assert.That(points[0].GetProperty("largeShare").GetDouble(), Is.Zero, m.GetProperty("method").GetString());
+            Assert.That(points[1].GetProperty("largeShare").GetDouble(), Is.EqualTo(0.2).Within(0.05), m.GetProperty("method").GetString());
+            Assert.That(points[2].GetProperty("largeShare").GetDouble(), Is.EqualTo(1.0), m.GetProperty("method").GetString());
+        }
+
+        Assert.That(budget.GetProperty("bootstrap").GetProperty("deltas").GetArrayLength(), Is.EqualTo(6), "3 shares × 2 metrics");
+        foreach (string png in (string[])[EvalCommand.SafetyCurveFile, EvalCommand.RoutingCurveFile])
+        {
+            Assert.That(PngTests.IsPng(Path.Combine(outDir, png), out int w, out int h), Is.True, png);
+            Assert.That((w, h), Is.EqualTo((CurvePlot.Width, CurvePlot.Height)));
+        }
+    }
+
+    [Test]
+    public async Task Eval_CalibrateOn_ChoosesEpsilonOnThoseRows()
+    {
+        string[] all = await File.ReadAllLinesAsync(_data);
+        string calibrationFile = NewPath("calibration.jsonl");
+        await File.WriteAllLinesAsync(calibrationFile, all.Where((_, i) => i % 2 == 0));
+        string outDir = NewPath("report");
+        (int code, string stdout, string err) = await Run("eval", "--data", _data, "--cache", _cache, "--router", _router, "--calibrate-on", calibrationFile,
+            "--no-models", "--shares", "0.2", "--bootstrap", "0", "--out", outDir);
+
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        Assert.That(stdout, Does.Contain("on the --calibrate-on rows"));
+        using JsonDocument json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(outDir, EvalCommand.JsonFile)));
+        JsonElement budget = json.RootElement.GetProperty("budget");
+        Assert.That(budget.GetProperty("thresholdsChosenOnEvaluatedRows").GetBoolean(), Is.False);
+        float epsilon = budget.GetProperty("methods")[0].GetProperty("points")[0].GetProperty("threshold").GetSingle();
+        using FeatureCache reader = FeatureCache.OpenRead(_cache);
+        float[] calibrationScores = EvalCommand.Score(MlpRouter.Load(_router), reader.Load(SafetyDataset.Read(calibrationFile)));
+        Assert.That(epsilon, Is.EqualTo(ThresholdCalibrator.ForTargetShare(calibrationScores, 0.2).Threshold));
+    }
+
+    [Test]
+    public async Task Eval_RowsWithSources_ReportBreaksDownBySource()
+    {
+        string[] all = await File.ReadAllLinesAsync(_data);
+        string sourced = NewPath("sourced.jsonl");
+        await File.WriteAllLinesAsync(sourced, all.Select((l, i) => l.Replace("\"source\":\"test\"", i % 3 == 0 ? "\"source\":\"alpha\"" : "\"source\":\"beta\"", StringComparison.Ordinal)));
+        string outDir = NewPath("report");
+        (int code, string stdout, string err) = await Run("eval", "--data", sourced, "--cache", _cache, "--router", _router, "--no-models", "--bootstrap", "0", "--out", outDir);
+
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        Assert.That(stdout, Does.Contain("## By source"));
+        string alphaRows = all.Where((_, i) => i % 3 == 0).Count().ToString(CultureInfo.InvariantCulture);
+        Assert.That(stdout, Does.Contain($"| alpha | {alphaRows} |"));
+        Assert.That(stdout, Does.Contain("| beta |").And.Contain("| **all** | " + _rows.ToString(CultureInfo.InvariantCulture) + " |"));
+
+        // One source only: no breakdown.
+        (_, string single, _) = await Run("eval", "--data", _data, "--cache", _cache, "--router", _router, "--no-models", "--bootstrap", "0", "--out", NewPath("r"));
+        Assert.That(single, Does.Not.Contain("## By source"));
+    }
+
+    [Test]
+    public async Task Eval_FitDataInItsOwnCache_AndConflictingLabels_ReportedByIdOnly()
+    {
+        // Two rows with the same text and different labels, cached apart from the evaluated rows.
+        string text = "tell me about " + TinyGuardVocabulary.BenignWords[0];
+        string fitFile = NewPath("fit.jsonl");
+        await File.WriteAllLinesAsync(fitFile,
+        [
+            JsonSerializer.Serialize(new { id = "fit-1", prompt = text, label = 0 }),
+            JsonSerializer.Serialize(new { id = "fit-2", prompt = text, label = 1 }),
+            JsonSerializer.Serialize(new { id = "fit-3", prompt = "how do I " + TinyGuardVocabulary.TriggerWords[0], label = 1 }),
+        ]);
+        string fitCache = NewPath("fit.srfc");
+        (int code, _, string err) = await Run("cache", "--data", fitFile, "--cache", fitCache, "--small", _small, "--large", _large);
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        Assert.That(err, Does.Contain("1 group(s) of identical text (2 rows) carry both labels").And.Contain("fit-1, fit-2"));
+        Assert.That(err, Does.Not.Contain(text), "never the text");
+
+        (code, _, err) = await Run("eval", "--data", _data, "--cache", _cache, "--fit-data", fitFile, "--no-models", "--bootstrap", "0", "--out", NewPath("r"));
+        Assert.That(code, Is.EqualTo(ExitCodes.DataOrModel), "the fit rows are not in the evaluation cache");
+
+        string outDir = NewPath("report");
+        (code, string stdout, err) = await Run("eval", "--data", _data, "--cache", _cache, "--fit-data", fitFile, "--fit-cache", fitCache, "--router", _router, "--no-models", "--bootstrap", "0", "--out", outDir);
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        Assert.That(stdout, Does.Contain("| TS |").And.Contain("| BC |"));
+        Assert.That(stdout, Does.Contain("## Data").And.Contain("--fit-data: 1 group(s) of identical text (2 rows) carry both labels"));
+        Assert.That(stdout, Does.Not.Contain(text));
+    }
 }
