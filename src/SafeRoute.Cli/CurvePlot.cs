@@ -5,7 +5,7 @@ namespace SafeRoute.Cli;
 /// <summary>A metric against the large-guard share, one line per routing method (the budget curves of <c>saferoute eval</c>).</summary>
 internal static class CurvePlot
 {
-    public const int Width = 900;
+    public const int Width = 1100;
     public const int Height = 600;
     private const int Scale = TradeoffPlot.TextScale;
     private const int CapHeight = BitmapFont.CapHeight * Scale;
@@ -24,8 +24,15 @@ internal static class CurvePlot
         var lines = new List<(string Name, bool Trained, (double X, double Y)[] Points)>();
         for (int m = 0; m < curves.Methods.Count; m++)
         {
-            lines.Add((curves.Methods[m].Name, curves.Methods[m].Role == MethodRole.Trained,
-                [.. curves.Points[m].Select(p => (100 * p.Share, safety ? p.SafetyF1 : p.RoutingF1))]));
+            (double X, double Y)[] pts = [.. curves.Points[m].Select(p => (100 * p.Share, safety ? p.SafetyF1 : p.RoutingF1))];
+            // A curve that lies exactly on an earlier one (TS routes the rows Entropy routes at every share) hides it: say so.
+            string name = curves.Methods[m].Name;
+            if (lines.FirstOrDefault(l => l.Points.SequenceEqual(pts)) is { Name: not null } same)
+            {
+                name += " (= " + same.Name + ")";
+            }
+
+            lines.Add((name, curves.Methods[m].Role == MethodRole.Trained, pts));
         }
 
         double[] xs = [.. lines.SelectMany(l => l.Points.Select(p => p.X)).Append(0)];
@@ -38,7 +45,9 @@ internal static class CurvePlot
         IReadOnlyList<double> yTicks = NiceTicks.Ticks(yMin, yMax, yStep);
         int yTickWidth = yTicks.Select(t => BitmapFont.Measure(NiceTicks.Format(t, yStep), Scale)).DefaultIfEmpty(0).Max();
         int plotLeft = 12 + CapHeight + 14 + yTickWidth + 6 + 5;
-        int plotRight = Width - 24;
+        const int padding = 10, rowHeight = 24, markerColumn = 28;
+        int width = padding + markerColumn + lines.Select(l => BitmapFont.Measure(l.Name, Scale)).DefaultIfEmpty(0).Max() + padding;
+        int plotRight = Width - 16 - width - 16; // the legend sits right of the frame, never over a curve
         var frame = new PlotFrame(plotLeft, plotTop, plotRight, plotBottom, xMin, xMax, yMin, yMax);
         double xStep = NiceTicks.Step(xMax - xMin, Math.Max(2, (plotRight - plotLeft) / 80));
         var canvas = new RgbCanvas(Width, Height, Rgb.White);
@@ -92,11 +101,9 @@ internal static class CurvePlot
             }
         }
 
-        // Legend, bottom right (the curves rise with the share, so the lower right is usually free).
-        const int padding = 10, rowHeight = 24, markerColumn = 28;
-        int width = padding + markerColumn + lines.Select(l => BitmapFont.Measure(l.Name, Scale)).DefaultIfEmpty(0).Max() + padding;
+        // Legend, right of the frame.
         int height = (padding * 2) + (rowHeight * lines.Count) - (rowHeight - CapHeight);
-        int left = plotRight - 10 - width, top = plotBottom - 10 - height;
+        int left = plotRight + 16, top = plotTop;
         canvas.FillRectangle(left, top, width, height, Rgb.White);
         canvas.DrawRectangle(left, top, width, height, Frame);
         for (int k = 0; k < lines.Count; k++)

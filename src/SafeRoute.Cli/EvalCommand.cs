@@ -207,6 +207,7 @@ internal static class EvalCommand
             Directory.CreateDirectory(outDir);
             // The latency sample is the first --latency-rows rows, or all of them when the data has fewer.
             string markdown = report.ToMarkdown()
+                + "\n- " + ModelsNote(cachePath, routerPath, parse.GetValue(noModels) ? null : (models.SmallPath(parse), models.LargePath(parse)))
                 + Notes(options, routerPath, fitFiles.Length > 0, parse.GetValue(smallMs) is not null, Math.Min(parse.GetValue(latencyRows), rows.Count), set, report)
                 + curves.ToMarkdown()
                 + curves.PerSourceMarkdown(set, sources, parse.GetValue(sourceShare))
@@ -275,6 +276,28 @@ internal static class EvalCommand
         JsonObject root = JsonNode.Parse(report.ToJson())!.AsObject();
         root["budget"] = JsonNode.Parse(stream.ToArray());
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>Which models the numbers are for: the guards the cache was built with, and the router file's name and digest.</summary>
+    private static string ModelsNote(string cachePath, string? routerPath, (string Small, string Large)? folders)
+    {
+        static string Shown(string path) => Path.GetRelativePath(Environment.CurrentDirectory, path) is { } r && !r.StartsWith("..", StringComparison.Ordinal) && !Path.IsPathRooted(r) ? r : path;
+
+        using FeatureCache featureCache = FeatureCache.OpenRead(cachePath);
+        string router = "";
+        if (routerPath is not null)
+        {
+            using FileStream stream = File.OpenRead(routerPath);
+            string digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
+            router = $"; router `{Shown(Path.GetFullPath(routerPath))}` (SHA-256 {digest[..12]}…)";
+        }
+
+        if (folders is var (small, large))
+        {
+            return $"Models: small guard `{Shown(small)}` ({featureCache.SmallModel}), large guard `{Shown(large)}` ({featureCache.LargeModel}){router}.";
+        }
+
+        return $"Models: small guard {featureCache.SmallModel}, large guard {featureCache.LargeModel} (as recorded in the cache){router}.";
     }
 
     private static string DataSection(List<string> notes) =>
