@@ -43,6 +43,23 @@ public sealed class PlottingTests
         });
     }
 
+    [TestCase(new[] { 0.8, 1.0 }, TestName = "F1Limits_NearOne_EndsAtOne")]
+    [TestCase(new[] { 0.0, 1.0 }, TestName = "F1Limits_FullRange_IsZeroToOne")]
+    [TestCase(new[] { 1.0, 1.0, 1.0 }, TestName = "F1Limits_AllOne_ABandBelowOne")]
+    [TestCase(new[] { 0.0, 0.0 }, TestName = "F1Limits_AllZero_ABandAboveZero")]
+    [TestCase(new[] { 0.2, 0.9, 1.9 }, TestName = "F1Limits_ValueAboveOneIgnored")]
+    public void F1Limits_StayInsideZeroToOne(double[] values)
+    {
+        (double min, double max) = TradeoffPlot.F1Limits(values, 0.15);
+        Assert.That(min, Is.GreaterThanOrEqualTo(0));
+        Assert.That(max, Is.LessThanOrEqualTo(1.0));
+        Assert.That(max - min, Is.GreaterThanOrEqualTo(0.05 - 1e-12));
+        foreach (double v in values.Where(v => v <= 1))
+        {
+            Assert.That(v, Is.InRange(min, max));
+        }
+    }
+
     [Test]
     public void TradeoffPlot_Save_DecodesToAWhiteChartWithTheSafeRouteMarkerAndATitle()
     {
