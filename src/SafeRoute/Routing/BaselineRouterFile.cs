@@ -189,17 +189,3 @@ public static class BaselineRouterFile
             ? v
             : throw new SafeRouteException(string.Create(CultureInfo.InvariantCulture, $"The router file '{path}' needs the number \"{name}\"."));
 }
-
-/// <summary>A baseline router with the calibrated ε of its file as its default threshold.</summary>
-internal sealed class CalibratedBaselineRouter(ISafetyRouter inner, float threshold) : ISafetyRouter
-{
-    public ISafetyRouter Inner { get; } = inner;
-
-    public string Name => Inner.Name;
-
-    public int? FeatureSize => Inner.FeatureSize;
-
-    public float DefaultThreshold { get; } = threshold;
-
-    public float Score(ReadOnlySpan<float> features, float safeLogit, float unsafeLogit) => Inner.Score(features, safeLogit, unsafeLogit);
-}

@@ -584,4 +584,21 @@ public sealed class CliCommandsTests
         Assert.That(stdout, Does.Contain("## Data").And.Contain("--fit-data: 1 group(s) of identical text (2 rows) carry both labels"));
         Assert.That(stdout, Does.Not.Contain(text));
     }
+
+    [Test]
+    public async Task Calibrate_Cc_MeasuresTheSmallGuard_WritesARouterFile()
+    {
+        string file = NewPath("cc.json");
+        (int code, _, string err) = await Run("calibrate", "--router", "cc", "--small", _small, "--large", _large, "--best-f1", "--data", _data, "--cache", _cache, "--out", file);
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+
+        using OnnxSafetyGuard small = OnnxSafetyGuard.Create(_small);
+        using JsonDocument json = JsonDocument.Parse(await File.ReadAllTextAsync(file));
+        Assert.That(json.RootElement.GetProperty("kind").GetString(), Is.EqualTo("contextual-calibration"));
+        Assert.That(json.RootElement.GetProperty("contentFreeUnsafeProbability").GetSingle(), Is.EqualTo(ContextualCalibrationRouter.MeasureContentFree(small)));
+
+        (code, _, err) = await Run("calibrate", "--router", "cc", "--small", _large, "--large", _large, "--best-f1", "--data", _data, "--cache", _cache, "--out", NewPath("cc2.json"));
+        Assert.That(code, Is.EqualTo(ExitCodes.DataOrModel), "another small guard than the cache's");
+        Assert.That(err, Does.Contain("another small guard"));
+    }
 }

@@ -89,6 +89,20 @@ public sealed class BaselineRouterFileTests
         Assert.That(e!.Message, Does.Contain("BatchCalibration"));
     }
 
+    [Test]
+    public void AddSafeRoute_BaselineKindWithMissingRouterFile_FailsValidationNamingThePath()
+    {
+        TestGuard small = TestGuardFactory.Create(_temp.Sub("small-v"), TestGuardOptions.Small);
+        TestGuard large = TestGuardFactory.Create(_temp.Sub("large-v"), TestGuardOptions.Large);
+        string missing = Path.Combine(_temp.Path, "no-such-router.json");
+        var services = new ServiceCollection();
+        services.AddSafeRoute(o => { o.SmallModel.Path = small.Directory; o.LargeModel.Path = large.Directory; o.Router.Kind = RouterKind.Entropy; o.Router.Path = missing; });
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        var e = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.That(e!.Message, Does.Contain("Router:Path").And.Contain(missing));
+    }
+
     private sealed class ScaledRouter : ISafetyRouter
     {
         public string Name => "scaled";
