@@ -88,7 +88,7 @@ internal static class CalibrateCommand
             if (baseline is not null)
             {
                 outPath = outArg ?? throw new UsageException($"--router {baseline} writes a new router file: give --out.");
-                instance = await CreateBaselineAsync(baseline, parse, fit, fitCache, models, cachePath, duplicates, ct).ConfigureAwait(false);
+                instance = CreateBaseline(baseline, parse, fit, fitCache, models, cachePath, duplicates, ct);
             }
             else
             {
@@ -120,10 +120,8 @@ internal static class CalibrateCommand
     }
 
     /// <summary>One of the paper's baselines with its parameter: τ or m fitted on --fit-data, q(" ") measured with the small guard.</summary>
-    private static async Task<ISafetyRouter> CreateBaselineAsync(string kind, ParseResult parse, Option<string[]> fit, Option<string?> fitCache, ModelArguments models, string cachePath, DuplicateIdHandling duplicates, CancellationToken ct)
+    private static ISafetyRouter CreateBaseline(string kind, ParseResult parse, Option<string[]> fit, Option<string?> fitCache, ModelArguments models, string cachePath, DuplicateIdHandling duplicates, CancellationToken ct)
     {
-        await Task.CompletedTask.ConfigureAwait(false);
-        ct.ThrowIfCancellationRequested();
         string[] fitFiles = parse.GetValue(fit) ?? [];
         switch (kind)
         {
