@@ -51,9 +51,10 @@ internal sealed class BudgetCurves
     /// <summary>The default grid of large-guard shares.</summary>
     public static readonly double[] DefaultShares = [0.05, 0.10, 0.15, 0.20, 0.30, 0.50];
 
-    private BudgetCurves(double[] shares, IReadOnlyList<ScoredMethod> methods, IReadOnlyList<BudgetPoint[]> points, IReadOnlyList<BudgetPoint> atDefault, IReadOnlyList<BootstrapDelta> bootstrap, int resamples, int seed, bool calibratedElsewhere, IReadOnlyList<bool[][]> decisions)
+    private BudgetCurves(double[] shares, IReadOnlyList<ScoredMethod> methods, IReadOnlyList<BudgetPoint[]> points, IReadOnlyList<BudgetPoint> atDefault, IReadOnlyList<BootstrapDelta> bootstrap, int resamples, int seed, bool calibratedElsewhere, IReadOnlyList<bool[][]> decisions, IReadOnlyList<(string Name, BudgetPoint Point)> references)
     {
         Decisions = decisions;
+        References = references;
         Shares = shares;
         Methods = methods;
         Points = points;
@@ -75,6 +76,9 @@ internal sealed class BudgetCurves
     public IReadOnlyList<BudgetPoint> AtDefault { get; }
 
     public IReadOnlyList<BootstrapDelta> Bootstrap { get; }
+
+    /// <summary>Small (nothing routed), Large (everything) and Oracle (exactly the hard rows), for reference.</summary>
+    public IReadOnlyList<(string Name, BudgetPoint Point)> References { get; }
 
     /// <summary>Per method, per share, the routing decision per evaluated row.</summary>
     public IReadOnlyList<bool[][]> Decisions { get; }
@@ -176,7 +180,13 @@ internal sealed class BudgetCurves
         }
 
         bool elsewhere = methods.Any(m => m.CalibrationScores is not null);
-        return new BudgetCurves(shares, methods, points, atDefault, bootstrap, resamples, seed, elsewhere, decisions);
+        (string, BudgetPoint)[] references =
+        [
+            ("Small", Measure(data, new bool[data.Count], double.NaN, float.NaN, costs)),
+            ("Large", Measure(data, [.. Enumerable.Repeat(true, data.Count)], double.NaN, float.NaN, costs)),
+            ("Oracle", Measure(data, data.HardLabels.ToArray(), double.NaN, float.NaN, costs)),
+        ];
+        return new BudgetCurves(shares, methods, points, atDefault, bootstrap, resamples, seed, elsewhere, decisions, references);
     }
 
     /// <summary>One resample: how often each row is drawn in n draws with replacement.</summary>
@@ -317,6 +327,7 @@ internal sealed class BudgetCurves
             Row("own ε", Methods[m].Name, AtDefault[m]);
         }
 
+        sb.AppendLine().Append("For reference: ").AppendJoin(", ", References.Select(r => string.Create(c, $"{r.Name} safety F1 {r.Point.SafetyF1:0.0000} at {Pct(r.Point.Share)}"))).AppendLine(" (Oracle uses the true labels: an upper bound, not a method).");
         sb.AppendLine().AppendLine("Area under each curve over the grid (trapezoids over the target shares " + Pct(Shares[0]) + "–" + Pct(Shares[^1]) + ", divided by the grid's width: a mean F1 over the grid):").AppendLine();
         sb.AppendLine("| Method | Safety F1 area | Routing F1 area |").AppendLine("|---|---:|---:|");
         for (int m = 0; m < Methods.Count; m++)
@@ -391,6 +402,18 @@ internal sealed class BudgetCurves
             }
 
             w.WriteEndArray();
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("references");
+        foreach ((string name, BudgetPoint p) in References)
+        {
+            w.WriteStartObject();
+            w.WriteString("method", name);
+            w.WriteNumber("largeShare", p.Share);
+            w.WriteNumber("safetyF1", p.SafetyF1);
+            w.WriteNumber("routingF1", p.RoutingF1);
             w.WriteEndObject();
         }
 

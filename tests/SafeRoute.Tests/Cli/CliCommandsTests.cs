@@ -492,7 +492,7 @@ public sealed class CliCommandsTests
 
         Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
         Assert.That(stdout, Does.Contain("## Every method at the same large-guard share").And.Contain("on the evaluated rows themselves"));
-        Assert.That(stdout, Does.Contain("95% interval"));
+        Assert.That(stdout, Does.Contain("95% interval").And.Contain("For reference: Small safety F1"));
         using JsonDocument json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(outDir, EvalCommand.JsonFile)));
         JsonElement budget = json.RootElement.GetProperty("budget");
         Assert.That(budget.GetProperty("thresholdsChosenOnEvaluatedRows").GetBoolean(), Is.True);
@@ -508,6 +508,9 @@ public sealed class CliCommandsTests
         }
 
         Assert.That(budget.GetProperty("bootstrap").GetProperty("deltas").GetArrayLength(), Is.EqualTo(6), "3 shares × 2 metrics");
+        JsonElement[] references = [.. budget.GetProperty("references").EnumerateArray()];
+        Assert.That(references.Select(r => r.GetProperty("method").GetString()), Is.EqualTo(new[] { "Small", "Large", "Oracle" }));
+        Assert.That(references[2].GetProperty("routingF1").GetDouble(), Is.EqualTo(1.0), "the oracle routes exactly the hard rows");
         foreach (string png in (string[])[EvalCommand.SafetyCurveFile, EvalCommand.RoutingCurveFile])
         {
             Assert.That(PngTests.IsPng(Path.Combine(outDir, png), out int w, out int h), Is.True, png);
