@@ -43,6 +43,19 @@ echo "== ONNX Runtime vs PyTorch (float16-stored graphs, dev split) + latency"
 "${PREP[@]}" check-classifier --model "$OUT/large" --rows "$WORK/wp128_rows.jsonl" --expected "$WORK/torch_dev_p_v2-large-minilm.tsv"
 "${PREP[@]}" check-classifier --model "$OUT/small" --rows "$WORK/wp256_rows.jsonl" --expected "$WORK/torch_dev_p_v2-small-tiny.tsv"
 
-echo "== router (paper recipe, small guard's pooled_output)"
-"$PY" training/v2_features.py "$WORK" v2-small-tiny v2-large-minilm "$WORK/v2"
+echo "== router features through the library (the float16-stored graphs as shipped; index = the small guard's rows)"
+mkdir -p "$WORK/v2"
+cp "$WORK/wp256_rows.jsonl" "$WORK/v2/rows.jsonl"
+t "${PREP[@]}" features --data "$DATA" --work "$WORK/v2" --small "$OUT/small" --large "$OUT/large" --splits router,dev
+
+echo "== router (paper recipe at width 64, small guard's pooled_output; ε for the best routed F1 with share <= 30%)"
 t "$PY" -W ignore training/train_router.py --work "$WORK/v2" --out "$OUT/router.safetensors" --epochs 300 --seed "$SEED" --width 64 --max-share 0.30
+
+echo "== evaluate (library, dev split) + paired bootstrap vs entropy routing at the same share"
+"${PREP[@]}" eval --data "$DATA" --work "$WORK/v2" --small "$OUT/small" --large "$OUT/large" --router "$OUT/router.safetensors" \
+    --out "$OUT/metrics.json" > /dev/null
+"$PY" training/v2_eval.py "$WORK/v2" "$OUT/router.safetensors" "$WORK/v2/bootstrap.json"
+
+echo "== test fixture (dev ids, token hashes, PyTorch p; no text)"
+"$PY" training/v2_fingerprint.py "$OUT" "$WORK" "$WORK/wp256_rows.jsonl" "$WORK/wp128_rows.jsonl" v2-small-tiny v2-large-minilm \
+    "${FINGERPRINT:-tests/SafeRoute.Tests/DefaultModels/default-dev-fingerprint.tsv}"

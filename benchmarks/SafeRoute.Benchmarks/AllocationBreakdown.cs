@@ -6,21 +6,21 @@ namespace SafeRoute.Benchmarks;
 
 /// <summary>
 /// Target 5 in detail: managed bytes allocated per call in steady state (the minimum over 3 passes of 20 calls, on one
-/// thread), split into the parts of <c>EvaluateAsync</c> on the small default guard with a 128-token input, and what of
+/// thread), split into the parts of <c>EvaluateAsync</c> on the GPT-2 decoder guard (the v1 default small guard, kept in tests/) with a 128-token input, and what of
 /// it the libraries underneath allocate themselves. Writes results/allocation-breakdown.md.
 /// </summary>
 internal static class AllocationBreakdown
 {
     public static void Run()
     {
-        using OnnxSafetyGuard guard = OnnxSafetyGuard.Create(DefaultGuardModels.SmallModelPath, new GuardModelOptions { IntraOpNumThreads = 1 });
+        using OnnxSafetyGuard guard = OnnxSafetyGuard.Create(DevSet.Gpt2DecoderGuardPath, new GuardModelOptions { IntraOpNumThreads = 1 });
         SafetyRequest request = BenchmarkInputs.RequestOfTokens(guard, 128);
         TiktokenTokenizer tokenizer = TiktokenTokenizer.CreateForModel("gpt2");
         string text = request.Prompt;
         var encoded = guard.Encoder.Encode(request);
         int n = encoded.TokenIds.Length;
 
-        using var session = new InferenceSession(Path.Combine(DefaultGuardModels.SmallModelPath, "model.onnx"));
+        using var session = new InferenceSession(Path.Combine(DevSet.Gpt2DecoderGuardPath, "model.onnx"));
         long[] ids = new long[n];
         long[] shape = [1, n];
         using OrtValue a = OrtValue.CreateTensorValueFromMemory(ids, shape);

@@ -68,6 +68,10 @@ internal static class DevSet
             ?? throw new InvalidOperationException($"The training data (shared/datasets/train) was not found; looked in: {string.Join(", ", candidates)}. Set SAFEROUTE_SHARED_DIR.");
     }
 
+    /// <summary>The GPT-2 decoder guard the tests keep (the v1 default small guard): the decoder path's overhead and
+    /// allocation benchmarks run on it, since the default guards became sequence classifiers (issue 16).</summary>
+    public static string Gpt2DecoderGuardPath => Path.Combine(RepositoryRoot(), "tests", "SafeRoute.Tests", "TestModels", "gpt2-decoder-guard");
+
     private static (SafetyRequest[], bool[]) Load()
     {
         string root = RepositoryRoot();

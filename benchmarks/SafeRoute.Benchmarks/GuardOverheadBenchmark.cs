@@ -8,7 +8,7 @@ using SafeRoute.Routing;
 namespace SafeRoute.Benchmarks;
 
 /// <summary>
-/// Targets 1 and 5: <c>EvaluateAsync</c> on the small default guard against the same input through a plain tokenizer
+/// Targets 1 and 5: <c>EvaluateAsync</c> on the GPT-2 decoder guard (the v1 default small guard, kept in tests/) against the same input through a plain tokenizer
 /// pass plus a raw <see cref="InferenceSession.Run(RunOptions, IReadOnlyCollection{string}, IReadOnlyCollection{OrtValue}, IReadOnlyCollection{string})"/>
 /// (the Baseline: render the template, tokenize, build the three tensors, run, read the last-token hidden state and
 /// the two verdict dot products). One 128-token input, one intra-op thread for both, the same session options.
@@ -35,10 +35,10 @@ public class GuardOverheadBenchmark
     public void Setup()
     {
         var options = new GuardModelOptions { IntraOpNumThreads = 1 };
-        _guard = OnnxSafetyGuard.Create(DefaultGuardModels.SmallModelPath, options);
+        _guard = OnnxSafetyGuard.Create(DevSet.Gpt2DecoderGuardPath, options);
         _request = BenchmarkInputs.RequestOfTokens(_guard, Tokens);
 
-        GuardManifest manifest = GuardManifest.Load(DefaultGuardModels.SmallModelPath);
+        GuardManifest manifest = GuardManifest.Load(DevSet.Gpt2DecoderGuardPath);
         string template = manifest.Template!.PromptOnly!;
         int at = template.IndexOf("{prompt}", StringComparison.Ordinal);
         _prefix = template[..at];

@@ -59,8 +59,8 @@ internal static class EvalCommand
             ["withResponse"] = rows.Count(r => r.Index.HasResponse),
             ["majorityBaselineF1"] = 0.0,
             ["allUnsafeBaselineF1"] = Stats(Enumerable.Repeat(true, n).ToArray(), label)["f1"]!.DeepClone(),
-            ["small"] = Stats(smallPred, label),
-            ["large"] = Stats(largePred, label),
+            ["small"] = WithAuprc(Stats(smallPred, label), s, label),
+            ["large"] = WithAuprc(Stats(largePred, label), l, label),
             ["routed"] = Routed("mlp router at calibrated threshold", routed, smallPred, largePred, label, hard, eps),
             ["oracle"] = Routed("large guard exactly when t = 1 (upper bound)", hard, smallPred, largePred, label, hard, null),
             ["entropy"] = Routed("binary entropy > 0.5 bits", entropyHalf, smallPred, largePred, label, hard, 0.5f),
@@ -113,6 +113,26 @@ internal static class EvalCommand
         }
 
         return pick;
+    }
+
+    /// <summary>Adds the area under the precision-recall curve (average precision: the mean of the precision at each
+    /// unsafe row, rows ranked by p(unsafe) descending, ties in row order), the threshold-free ranking quality.</summary>
+    private static JsonObject WithAuprc(JsonObject stats, GuardOutput[] outputs, bool[] label)
+    {
+        int[] order = [.. Enumerable.Range(0, label.Length).OrderByDescending(i => outputs[i].UnsafeProbability).ThenBy(i => i)];
+        double sum = 0;
+        int hits = 0;
+        for (int k = 0; k < order.Length; k++)
+        {
+            if (label[order[k]])
+            {
+                hits++;
+                sum += hits / (double)(k + 1);
+            }
+        }
+
+        stats["auprc"] = Math.Round(hits == 0 ? 0 : sum / hits, 4);
+        return stats;
     }
 
     private static JsonObject Stats(bool[] pred, bool[] label)

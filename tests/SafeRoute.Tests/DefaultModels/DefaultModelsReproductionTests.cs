@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using SafeRoute.Models;
+using SafeRoute.Tests.TestModels;
 using SafeRoute.Tests.Text;
 using SafeRoute.Text;
 using SafeRoute.Training;
@@ -13,7 +14,7 @@ namespace SafeRoute.Tests.DefaultModels;
 /// Re-derives the shipped default models' development-split results through the library, from the public training data
 /// in ../shared/datasets/train (skipped with a message when it is absent): the token ids the guards were trained on, the
 /// PyTorch probabilities recorded at training time, and the F1 / share / routing-F1 numbers in metrics.json.
-/// The fixture (default-dev-fingerprint.tsv, written by training/train.sh) holds only row ids, labels, hashes and
+/// The fixture (default-dev-fingerprint.tsv, written by training/train_v2.sh) holds only row ids, labels, hashes and
 /// probabilities — no text.
 /// </summary>
 [TestFixture]
@@ -31,7 +32,7 @@ public sealed class DefaultModelsReproductionTests
         foreach ((string relative, string expected) in fixture.ModelHashes)
         {
             string path = Path.Combine(DefaultGuardModels.Directory, relative);
-            Assert.That(Sha256File(path), Is.EqualTo(expected), $"{relative} differs from the file the fixture was written for: rerun training/train.sh, which rewrites both");
+            Assert.That(Sha256File(path), Is.EqualTo(expected), $"{relative} differs from the file the fixture was written for: rerun training/train_v2.sh, which rewrites both");
         }
 
         Assert.That(fixture.ModelHashes, Has.Count.EqualTo(3));
@@ -43,26 +44,31 @@ public sealed class DefaultModelsReproductionTests
     {
         Fixture fixture = Dev.Value;
         Dictionary<string, SafetyExample> data = LoadData();
-        PromptEncoder small = PromptEncoder.Create(GuardManifest.Load(DefaultGuardModels.SmallModelPath));
-        PromptEncoder large = PromptEncoder.Create(GuardManifest.Load(DefaultGuardModels.LargeModelPath));
+        ClassifierEncoder small = ClassifierEncoder.Create(FirstWindowOnly(GuardManifest.Load(DefaultGuardModels.SmallModelPath)));
+        ClassifierEncoder large = ClassifierEncoder.Create(FirstWindowOnly(GuardManifest.Load(DefaultGuardModels.LargeModelPath)));
 
-        int mismatches = 0;
+        int smallMismatches = 0, largeMismatches = 0;
         string? firstMismatch = null;
         foreach (FixtureRow row in fixture.Rows)
         {
             SafetyExample example = data[row.Id];
             Assert.That(example.Label, Is.EqualTo(row.Label), $"label of {row.Id}");
             var request = new SafetyRequest(example.Prompt, example.Response);
-            int[] smallIds = small.Encode(request).TokenIds;
-            Assert.That(large.Encode(request).TokenIds, Is.EqualTo(smallIds), "both default guards share one template and tokenizer");
-            if (HashIds(smallIds) != row.IdsSha256)
+            if (HashIds(small.Encode(request).TokenIds) != row.SmallIdsSha256)
             {
-                mismatches++;
+                smallMismatches++;
+                firstMismatch ??= row.Id;
+            }
+
+            if (HashIds(large.Encode(request).TokenIds) != row.LargeIdsSha256)
+            {
+                largeMismatches++;
                 firstMismatch ??= row.Id;
             }
         }
 
-        Assert.That(mismatches, Is.Zero, $"{mismatches} of {fixture.Rows.Count} rows tokenize differently from training (first: {firstMismatch})");
+        Assert.That(smallMismatches + largeMismatches, Is.Zero,
+            $"{smallMismatches} (small) and {largeMismatches} (large) of {fixture.Rows.Count} rows tokenize differently from training (first: {firstMismatch})");
     }
 
     [Test]
@@ -70,11 +76,15 @@ public sealed class DefaultModelsReproductionTests
     {
         Fixture fixture = Dev.Value;
         SafetyRequest[] requests = Requests(fixture);
-        double worstSmall = await MaxDifferenceAsync(DefaultGuardModels.SmallModelPath, GuardTier.Small, requests, fixture.Rows.Select(r => r.TorchSmallP).ToArray());
-        double worstLarge = await MaxDifferenceAsync(DefaultGuardModels.LargeModelPath, GuardTier.Large, requests, fixture.Rows.Select(r => r.TorchLargeP).ToArray());
+        using var temp = new TempDirectory("saferoute-default-first-window");
+        double worstSmall = await MaxDifferenceAsync(FirstWindowCopy(DefaultGuardModels.SmallModelPath, temp.Sub("small")), GuardTier.Small, requests, fixture.Rows.Select(r => r.TorchSmallP).ToArray());
+        double worstLarge = await MaxDifferenceAsync(FirstWindowCopy(DefaultGuardModels.LargeModelPath, temp.Sub("large")), GuardTier.Large, requests, fixture.Rows.Select(r => r.TorchLargeP).ToArray());
         TestContext.Out.WriteLine($"max |p_library - p_pytorch| over {requests.Length} dev rows: small {worstSmall:E2}, large {worstLarge:E2}");
-        Assert.That(worstSmall, Is.LessThan(1e-4));
-        Assert.That(worstLarge, Is.LessThan(1e-4));
+
+        // The shipped graphs store their weights as float16 (issue 16 allows it when the verdicts match the float32
+        // model within 1e-3); PyTorch's numbers are the float32 model's.
+        Assert.That(worstSmall, Is.LessThan(1e-3));
+        Assert.That(worstLarge, Is.LessThan(1e-3));
     }
 
     [Test]
@@ -131,6 +141,31 @@ public sealed class DefaultModelsReproductionTests
             Assert.That(share, Is.LessThanOrEqualTo(0.20), "calibrated large-guard share");
             Assert.That(routingF1, Is.GreaterThan(0.30), "routing F1 against the hard labels");
         });
+    }
+
+    /// <summary>The shipped guards scan long inputs in up to <c>classifier.maxWindows</c> windows (the worst decides);
+    /// training, and so PyTorch's reference numbers, saw only the first window. One window reproduces training exactly.</summary>
+    private static GuardManifest FirstWindowOnly(GuardManifest manifest)
+    {
+        Assert.That(manifest.ModelKind, Is.EqualTo(GuardModelKind.Classifier), "the v2 default guards are sequence classifiers");
+        manifest.Classifier!.MaxWindows = 1;
+        return manifest;
+    }
+
+    /// <summary>A copy of a shipped model folder whose manifest scans only the first window (real files, real session).</summary>
+    private static string FirstWindowCopy(string source, string destination)
+    {
+        Directory.CreateDirectory(destination);
+        foreach (string file in Directory.GetFiles(source))
+        {
+            File.Copy(file, Path.Combine(destination, Path.GetFileName(file)));
+        }
+
+        string manifestPath = Path.Combine(destination, "saferoute.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifestPath))!.AsObject();
+        json["classifier"]!["maxWindows"] = 1;
+        File.WriteAllText(manifestPath, json.ToJsonString());
+        return destination;
     }
 
     private static SafeRouteOptions DefaultOptions()
@@ -218,14 +253,14 @@ public sealed class DefaultModelsReproductionTests
             }
 
             string[] f = line.Split('\t');
-            rows.Add(new FixtureRow(f[0], int.Parse(f[1], CultureInfo.InvariantCulture), f[2],
-                double.Parse(f[3], CultureInfo.InvariantCulture), double.Parse(f[4], CultureInfo.InvariantCulture)));
+            rows.Add(new FixtureRow(f[0], int.Parse(f[1], CultureInfo.InvariantCulture), f[2], f[3],
+                double.Parse(f[4], CultureInfo.InvariantCulture), double.Parse(f[5], CultureInfo.InvariantCulture)));
         }
 
         return new Fixture(hashes, rows);
     }
 
-    private sealed record FixtureRow(string Id, int Label, string IdsSha256, double TorchSmallP, double TorchLargeP);
+    private sealed record FixtureRow(string Id, int Label, string SmallIdsSha256, string LargeIdsSha256, double TorchSmallP, double TorchLargeP);
 
     private sealed record Fixture(IReadOnlyList<(string Relative, string Sha256)> ModelHashes, IReadOnlyList<FixtureRow> Rows);
 }

@@ -28,9 +28,9 @@ public sealed class HotPathTests
     [TestCase("line\nbreaks\n\nand\ttabs")]
     [TestCase("é ß 中文 😀 unicode")]
     [TestCase("x")]
-    public void DefaultTemplate_CachedIds_EqualOnePassTokenization(string prompt)
+    public void Gpt2DecoderTemplate_CachedIds_EqualOnePassTokenization(string prompt)
     {
-        GuardManifest manifest = GuardManifest.Load(DefaultGuardModels.SmallModelPath);
+        GuardManifest manifest = GuardManifest.Load(Gpt2DecoderGuard.Path);
         PromptEncoder encoder = PromptEncoder.Create(manifest);
         Assert.That(encoder.CachedTemplateIds, Is.GreaterThan(5), "the fixed template text is tokenized once, not per call");
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using SafeRoute.Models;
+using SafeRoute.Tests.TestModels;
 using SafeRoute.Text;
 using static SafeRoute.Tests.Text.TextTestSupport;
 
@@ -368,7 +369,7 @@ public sealed class AdversarialCostTests
     [Test]
     public void Guard_EvaluateAsync_CancelledDuringEncoding_Throws()
     {
-        using OnnxSafetyGuard guard = OnnxSafetyGuard.Create(DefaultGuardModels.SmallModelPath, new GuardModelOptions { MaxSequenceLength = 4096 });
+        using OnnxSafetyGuard guard = OnnxSafetyGuard.Create(Gpt2DecoderGuard.Path, new GuardModelOptions { MaxSequenceLength = 4096 });
         using var cts = new CancellationTokenSource();
         BoundedPreTokenizer.ResetCharsHandedOut();
         BoundedPreTokenizer.PieceHook = _ => cts.Cancel();

