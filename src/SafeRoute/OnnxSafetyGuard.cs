@@ -35,7 +35,8 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
     private readonly ClassifierHead? _classifier;
     private readonly CategoryHead? _categories;
     private readonly GuardManifest _manifest;
-    private readonly float[]? _verdictRows; // [2, H]: safe row, unsafe row
+    private readonly float[]? _verdictRows; // [n, H]: one lm_head row per verdict token, in _verdict.TokenIds order
+    private readonly VerdictHead? _verdict;
     private readonly string _inputIdsName;
     private readonly string? _attentionMaskName;
     private readonly string? _positionIdsName; // decoder: position ids; classifier: token type ids
@@ -62,8 +63,9 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
     private int? _hiddenSize;
     private long _runCount;
 
-    private OnnxSafetyGuard(GuardManifest manifest, IPromptEncoder encoder, InferenceSession session, float[]? verdictRows, int? hiddenSize, GuardTier tier, GuardModelOptions options, ExecutionProvider provider, CategoryHead? categories)
+    private OnnxSafetyGuard(GuardManifest manifest, IPromptEncoder encoder, InferenceSession session, VerdictHead? verdict, float[]? verdictRows, int? hiddenSize, GuardTier tier, GuardModelOptions options, ExecutionProvider provider, CategoryHead? categories)
     {
+        _verdict = verdict;
         _categories = categories;
         _manifest = manifest;
         _encoder = encoder;
@@ -206,16 +208,23 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
 
         string modelName = string.IsNullOrWhiteSpace(manifest.Name) ? manifest.Directory : manifest.Name!;
         IPromptEncoder encoder;
+        VerdictHead? verdict = null;
         if (manifest.ModelKind == GuardModelKind.Classifier)
         {
+            if (options.ControversialAsUnsafe is not null)
+            {
+                throw new ArgumentException($"GuardModelOptions.ControversialAsUnsafe is set, but '{manifest.FilePath}' describes a classifier, which has no controversial verdict tokens.", nameof(options));
+            }
+
             encoder = ClassifierEncoder.Create(manifest);
         }
         else
         {
             var promptEncoder = PromptEncoder.Create(manifest);
-            if (Math.Max(manifest.Verdict!.SafeTokenId, manifest.Verdict.UnsafeTokenId) >= promptEncoder.VocabularySize)
+            verdict = VerdictHead.Create(manifest, promptEncoder, options.ControversialAsUnsafe);
+            if (options.ControversialAsUnsafe is not null && !verdict.HasControversial)
             {
-                throw new SafeRouteException($"The manifest '{manifest.FilePath}' is invalid: the verdict token ids ({manifest.Verdict.SafeTokenId}, {manifest.Verdict.UnsafeTokenId}) are outside the tokenizer's vocabulary of {promptEncoder.VocabularySize} ids.");
+                throw new ArgumentException($"GuardModelOptions.ControversialAsUnsafe is set, but the guard of '{manifest.FilePath}' has no 'controversial' verdict tokens.", nameof(options));
             }
 
             encoder = promptEncoder;
@@ -237,7 +246,7 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
 
         if (manifest.Verdict?.Source == VerdictSource.LmHeadRows)
         {
-            (rows, int rowsHidden) = LoadVerdictRows(manifest);
+            (rows, int rowsHidden) = LoadVerdictRows(manifest, verdict!.Count);
             if (hiddenSize is { } declared && declared != rowsHidden)
             {
                 throw new SafeRouteException($"The manifest '{manifest.FilePath}' declares hiddenSize {declared} but the lm_head rows in '{manifest.Resolve(manifest.Verdict.LmHeadRows!)}' have {rowsHidden} columns.");
@@ -271,9 +280,9 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         {
             hiddenSize = manifest.ModelKind == GuardModelKind.Classifier
                 ? ClassifierHead.ValidateGraph(manifest, session, onnxPath, hiddenSize)
-                : ValidateGraph(manifest, session, onnxPath, hiddenSize);
+                : ValidateGraph(manifest, verdict!, session, onnxPath, hiddenSize);
             ValidateContextLength(manifest, session, onnxPath, lengthOverridden);
-            return new OnnxSafetyGuard(manifest, encoder, session, rows, hiddenSize, tier, options, provider, categoryHead);
+            return new OnnxSafetyGuard(manifest, encoder, session, verdict, rows, hiddenSize, tier, options, provider, categoryHead);
         }
         catch
         {
@@ -826,30 +835,37 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
             }
 
             vocab = (int)logitsShape[2];
-            if (Math.Max(_manifest.Verdict!.SafeTokenId, _manifest.Verdict.UnsafeTokenId) >= vocab)
+            if (_verdict!.MaxTokenId >= vocab)
             {
-                throw new SafeRouteException($"Guard model '{Name}': the verdict token ids ({_manifest.Verdict.SafeTokenId}, {_manifest.Verdict.UnsafeTokenId}) are outside the logits' vocabulary of {vocab}.");
+                throw new SafeRouteException($"Guard model '{Name}': the verdict token ids ({_verdict.Describe()}) are outside the logits' vocabulary of {vocab}.");
             }
 
             logits = logitsValue.GetTensorDataAsSpan<float>();
         }
 
+        VerdictHead head = _verdict!;
+        int[] tokenIds = head.TokenIds;
+        Span<float> z = tokenIds.Length <= 64 ? stackalloc float[tokenIds.Length] : new float[tokenIds.Length];
         for (int r = 0; r < batch; r++)
         {
-            float safe;
-            float @unsafe;
             ReadOnlySpan<float> h = hiddenSize > 0 ? hidden.Slice(((r * seq) + seq - 1) * hiddenSize, hiddenSize) : default;
             if (_logitsOutputIndex >= 0)
             {
                 ReadOnlySpan<float> last = logits.Slice(((r * seq) + seq - 1) * vocab, vocab);
-                safe = last[_manifest.Verdict!.SafeTokenId];
-                @unsafe = last[_manifest.Verdict.UnsafeTokenId];
+                for (int t = 0; t < tokenIds.Length; t++)
+                {
+                    z[t] = last[tokenIds[t]];
+                }
             }
             else
             {
-                safe = TensorPrimitives.Dot(h, _verdictRows.AsSpan(0, hiddenSize));
-                @unsafe = TensorPrimitives.Dot(h, _verdictRows.AsSpan(hiddenSize, hiddenSize));
+                for (int t = 0; t < tokenIds.Length; t++)
+                {
+                    z[t] = TensorPrimitives.Dot(h, _verdictRows.AsSpan(t * hiddenSize, hiddenSize));
+                }
             }
+
+            (float safe, float @unsafe) = head.Combine(z);
 
             if (!float.IsFinite(safe) || !float.IsFinite(@unsafe))
             {
@@ -947,7 +963,7 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         };
     }
 
-    private static (float[] Rows, int HiddenSize) LoadVerdictRows(GuardManifest manifest)
+    private static (float[] Rows, int HiddenSize) LoadVerdictRows(GuardManifest manifest, int count)
     {
         string path = manifest.Resolve(manifest.Verdict!.LmHeadRows!);
         if (!File.Exists(path))
@@ -961,9 +977,10 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
             throw new SafeRouteException($"The lm_head rows file '{path}' has no tensor 'lm_head_rows' (found: {string.Join(", ", tensors.Keys)}).");
         }
 
-        if (tensor.Shape.Length != 2 || tensor.Shape[0] != 2 || tensor.Shape[1] < 1)
+        if (tensor.Shape.Length != 2 || tensor.Shape[0] != count || tensor.Shape[1] < 1)
         {
-            throw new SafeRouteException($"The tensor 'lm_head_rows' in '{path}' has shape [{string.Join(", ", tensor.Shape)}]; expected [2, H] (row 0: safe token, row 1: unsafe token).");
+            string rows = count == 2 ? "row 0: safe token, row 1: unsafe token" : "one row per verdict token, in the manifest's order: safe tokens, then unsafe, then controversial";
+            throw new SafeRouteException($"The tensor 'lm_head_rows' in '{path}' has shape [{string.Join(", ", tensor.Shape)}]; expected [{count}, H] ({rows}).");
         }
 
         foreach (float value in tensor.Data)
@@ -975,10 +992,17 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         }
 
         int h = tensor.Shape[1];
-        if (tensor.Data.AsSpan(0, h).SequenceEqual(tensor.Data.AsSpan(h, h)))
+        bool allEqual = true;
+        for (int row = 1; row < count && allEqual; row++)
         {
-            string which = Array.TrueForAll(tensor.Data, v => v == 0f) ? "are both all zero" : "are equal";
-            throw new SafeRouteException($"The tensor 'lm_head_rows' in '{path}' is degenerate: its safe and unsafe rows {which}, so every verdict would be p = 0.5.");
+            allEqual = tensor.Data.AsSpan(0, h).SequenceEqual(tensor.Data.AsSpan(row * h, h));
+        }
+
+        if (allEqual)
+        {
+            string which = Array.TrueForAll(tensor.Data, v => v == 0f) ? (count == 2 ? "are both all zero" : "are all zero") : (count == 2 ? "are equal" : "are all equal");
+            string rowsName = count == 2 ? "safe and unsafe rows" : "verdict rows";
+            throw new SafeRouteException($"The tensor 'lm_head_rows' in '{path}' is degenerate: its {rowsName} {which}, so every verdict would be {(count == 2 ? "p = 0.5" : "the same p")}.");
         }
 
         return (tensor.Data, tensor.Shape[1]);
@@ -1020,7 +1044,7 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         }
     }
 
-    private static int? ValidateGraph(GuardManifest manifest, InferenceSession session, string onnxPath, int? hiddenSize)
+    private static int? ValidateGraph(GuardManifest manifest, VerdictHead verdict, InferenceSession session, string onnxPath, int? hiddenSize)
     {
         IReadOnlyDictionary<string, NodeMetadata> inputs = session.InputMetadata;
         IReadOnlyDictionary<string, NodeMetadata> outputs = session.OutputMetadata;
@@ -1080,9 +1104,9 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
                 throw new SafeRouteException($"The ONNX model '{onnxPath}': output '{manifest.Verdict.LogitsOutput}' has rank {dims.Length}; expected [batch, seq, vocab].");
             }
 
-            if (dims[2] > 0 && Math.Max(manifest.Verdict.SafeTokenId, manifest.Verdict.UnsafeTokenId) >= dims[2])
+            if (dims[2] > 0 && verdict.MaxTokenId >= dims[2])
             {
-                throw new SafeRouteException($"The ONNX model '{onnxPath}': the verdict token ids ({manifest.Verdict.SafeTokenId}, {manifest.Verdict.UnsafeTokenId}) are outside its vocabulary of {dims[2]}.");
+                throw new SafeRouteException($"The ONNX model '{onnxPath}': the verdict token ids ({verdict.Describe()}) are outside its vocabulary of {dims[2]}.");
             }
 
             if (manifest.HiddenStateOutput is { } hiddenName && outputs.TryGetValue(hiddenName, out NodeMetadata? hiddenMeta))
