@@ -159,9 +159,15 @@ internal sealed partial class PromptEncoder : IPromptEncoder
 
         TokenizerManifest tok = manifest.Tokenizer ?? throw Fail("tokenizer", "is missing");
         TemplateManifest tpl = manifest.Template ?? throw Fail("template", "is missing");
-        if (!string.Equals(tok.Kind, "tiktoken", StringComparison.Ordinal))
+        bool byteLevelJson = string.Equals(tok.Kind, "bpe", StringComparison.Ordinal);
+        if (!byteLevelJson && !string.Equals(tok.Kind, "tiktoken", StringComparison.Ordinal))
         {
-            throw Fail("tokenizer.kind", $"is '{tok.Kind}'; only 'tiktoken' is supported");
+            throw Fail("tokenizer.kind", $"is '{tok.Kind}'; a decoder reads 'tiktoken' (a rank file) or 'bpe' (a Hugging Face byte-level BPE tokenizer.json)");
+        }
+
+        if (byteLevelJson && string.IsNullOrWhiteSpace(tok.Path))
+        {
+            throw Fail("tokenizer.path", "is missing (tokenizer.kind 'bpe' reads a tokenizer.json file; 'builtin' is for rank data)");
         }
 
         if (string.IsNullOrWhiteSpace(tok.Path) == string.IsNullOrWhiteSpace(tok.Builtin))
@@ -228,9 +234,23 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         }
 
         string tokenizerPath = tok.Builtin is { Length: > 0 } builtin ? $"builtin:{builtin}" : manifest.Resolve(tok.Path!);
-        byte[] bytes = tok.Builtin is { Length: > 0 } builtinName
-            ? TiktokenFile.LoadBuiltin(builtinName, $"manifest '{file}', field 'tokenizer.builtin'", out int baseVocabularySize)
-            : TiktokenFile.Load(tokenizerPath, $"manifest '{file}', field 'tokenizer.path'", out baseVocabularySize);
+        int baseVocabularySize;
+        byte[] bytes;
+        if (byteLevelJson)
+        {
+            bytes = ByteLevelBpeFile.Load(tokenizerPath, $"manifest '{file}', field 'tokenizer.path'", out baseVocabularySize, out Dictionary<string, int> added);
+            foreach (KeyValuePair<string, int> pair in added)
+            {
+                // The file's added tokens are template-only special tokens too (a preset's or the manifest's win).
+                special.TryAdd(pair.Key, pair.Value);
+            }
+        }
+        else
+        {
+            bytes = tok.Builtin is { Length: > 0 } builtinName
+                ? TiktokenFile.LoadBuiltin(builtinName, $"manifest '{file}', field 'tokenizer.builtin'", out baseVocabularySize)
+                : TiktokenFile.Load(tokenizerPath, $"manifest '{file}', field 'tokenizer.path'", out baseVocabularySize);
+        }
         foreach (KeyValuePair<string, int> pair in special)
         {
             if (pair.Value < baseVocabularySize)
@@ -374,7 +394,9 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         string pattern = string.Equals(tok.Preset, "custom", StringComparison.Ordinal)
             ? tok.Pattern!
             : TokenizerPresets.TryGet(tok.Preset ?? "", out string presetPattern, out _) ? presetPattern : throw new ArgumentException("Unknown preset.", nameof(manifest));
-        byte[] bytes = tok.Builtin is { Length: > 0 } builtin
+        byte[] bytes = tok.Kind == "bpe"
+            ? ByteLevelBpeFile.Load(manifest.Resolve(tok.Path!), "reference", out _, out _)
+            : tok.Builtin is { Length: > 0 } builtin
             ? TiktokenFile.LoadBuiltin(builtin, "reference", out _)
             : TiktokenFile.Load(manifest.Resolve(tok.Path!), "reference", out _);
         using var stream = new MemoryStream(bytes, writable: false);
