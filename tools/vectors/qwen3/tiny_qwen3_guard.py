@@ -65,20 +65,22 @@ class Layer(torch.nn.Module):
         self.down = torch.nn.Parameter(torch.randn(HIDDEN, MLP) * 0.2)
 
     def forward(self, x, cos, sin, mask):
-        b, s, _ = x.shape
         h = rms_norm(x, self.input_norm)
-        q = (h @ self.q.t()).view(b, s, HEADS, HEAD)
-        k = (h @ self.k.t()).view(b, s, KV_HEADS, HEAD)
-        v = (h @ self.v.t()).view(b, s, KV_HEADS, HEAD).transpose(1, 2)
+        b, s = x.shape[0], x.shape[1]
+        q = (h @ self.q.t()).reshape(b, s, HEADS, HEAD)
+        k = (h @ self.k.t()).reshape(b, s, KV_HEADS, HEAD)
+        v = (h @ self.v.t()).reshape(b, s, KV_HEADS, HEAD).transpose(1, 2)
         q = rms_norm(q, self.q_norm).transpose(1, 2)
         k = rms_norm(k, self.k_norm).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
-        k = k.repeat_interleave(HEADS // KV_HEADS, dim=1)
-        v = v.repeat_interleave(HEADS // KV_HEADS, dim=1)
+        # Grouped key/value heads shared by HEADS // KV_HEADS query heads each (repeat_kv; written with unsqueeze and
+        # concatenation so that the export keeps the batch and sequence axes dynamic).
+        k = torch.cat([k.unsqueeze(2)] * (HEADS // KV_HEADS), dim=2).flatten(1, 2)
+        v = torch.cat([v.unsqueeze(2)] * (HEADS // KV_HEADS), dim=2).flatten(1, 2)
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(HEAD) + mask
         attn = torch.softmax(scores, dim=-1) @ v
-        x = x + attn.transpose(1, 2).reshape(b, s, HEADS * HEAD) @ self.o.t()
+        x = x + attn.transpose(1, 2).flatten(2) @ self.o.t()
         h = rms_norm(x, self.post_norm)
         return x + (torch.nn.functional.silu(h @ self.gate.t()) * (h @ self.up.t())) @ self.down.t()
 
