@@ -105,7 +105,7 @@ public sealed class Qwen3GuardTests
             Assert.That(verdicts[i].IsUnsafe, Is.EqualTo(Expected.Value.Cases[i].Loose > 0.5), $"case {i}");
         }
 
-        Assert.That(Expected.Value.Cases.Min(c => c.Strict - c.Loose), Is.GreaterThan(1000 * Tolerance), "strict and loose must differ far beyond the tolerance for this test to tell them apart");
+        Assert.That(Expected.Value.Cases.Count(c => c.Strict > 0.5 != c.Loose > 0.5), Is.GreaterThan(0), "strict and loose must give different verdicts on some case for this test to tell them apart");
     }
 
     [Test]

@@ -136,6 +136,10 @@ def main():
     model = TinyQwen3().eval()
     order = LABELS["safe"] + LABELS["unsafe"] + LABELS["controversial"]
     rows = torch.randn(len(order), HIDDEN) * 0.6
+    # The controversial row between the first safe and unsafe rows, so that its mass is large enough for strict and
+    # loose to give different verdicts on some inputs (random rows leave it near zero).
+    ns, nu = len(LABELS["safe"]), len(LABELS["unsafe"])
+    rows[ns + nu] = 0.5 * (rows[0] + rows[ns]) + 0.2 * rows[ns + nu]
     write_safetensors(os.path.join(OUT, "lm_head_rows.safetensors"), "lm_head_rows", rows)
 
     ids, mask, pos = batch([[1, 2, 3], [4, 5]])
