@@ -11,9 +11,10 @@ namespace SafeRoute;
 
 /// <summary>
 /// A guard model run with ONNX Runtime from a model folder (<c>saferoute.json</c>, the ONNX graph, the tokenizer and,
-/// usually, the two lm_head rows of the verdict tokens). Works with Llama Guard 3 1B/8B exports and with any graph
-/// that follows the same contract. p(unsafe) is the softmax over the two verdict logits at the last position; the
-/// same forward pass yields the last-token hidden state that a router reads.
+/// usually, the lm_head rows of the verdict tokens). Works with Llama Guard 3 1B/8B exports, Qwen3Guard-Gen and
+/// WildGuard-style prefill guards, and any graph that follows the same contract. p(unsafe) is the softmax over the two
+/// verdict logits at the last position (or, for a family with several verdict tokens, the normalised softmax mass of its
+/// unsafe tokens); the same forward pass yields the last-token hidden state that a router reads.
 /// </summary>
 /// <remarks>
 /// Safe for concurrent use: one ONNX Runtime session serves all callers. Safe to dispose while calls are in flight
@@ -178,10 +179,11 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
     /// <param name="options">How to run it; <see langword="null"/> for the defaults (CPU).</param>
     /// <param name="tier">The tier to report in verdicts.</param>
     /// <returns>The loaded guard. The caller owns it and must dispose it.</returns>
-    /// <exception cref="ArgumentException"><paramref name="modelDirectory"/> is null or white space, or an option is out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="modelDirectory"/> is null or white space, an option is out of
+    /// range, or <see cref="GuardModelOptions.ControversialAsUnsafe"/> is set for a guard without controversial verdict tokens.</exception>
     /// <exception cref="SafeRouteException">The folder, manifest, tokenizer, ONNX graph or lm_head rows are missing, corrupt or
     /// inconsistent (among them: a file that does not match its <c>sha256</c> entry in the manifest, verdict token ids outside
-    /// the tokenizer's vocabulary, equal verdict rows, a context longer than the graph declares it supports), no configured
+    /// the tokenizer's vocabulary, a verdict token string that is not exactly one token or is listed twice, equal verdict rows, a context longer than the graph declares it supports), no configured
     /// execution provider is available, or ONNX Runtime's native library could not be loaded (the app references no
     /// native ONNX Runtime package). The message names the file and the mismatch.</exception>
     public static OnnxSafetyGuard Create(string modelDirectory, GuardModelOptions? options = null, GuardTier tier = GuardTier.Small)

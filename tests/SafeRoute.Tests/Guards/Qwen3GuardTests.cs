@@ -123,6 +123,28 @@ public sealed class Qwen3GuardTests
     }
 
     [Test]
+    public async Task Create_FamilyDescribedOnlyInJson_EqualsThePresetAndPyTorch()
+    {
+        // No built-in template: the texts, prefill, strip setting and verdict tokens all come from saferoute.json.
+        string folder = WriteFolder(_temp.Sub("m"), m => m["template"] = new JsonObject
+        {
+            ["kind"] = "custom",
+            ["promptOnly"] = SafeRoute.Text.Qwen3GuardGenTemplate.PromptOnly,
+            ["promptAndResponse"] = SafeRoute.Text.Qwen3GuardGenTemplate.PromptAndResponse,
+            ["prefill"] = "Safety:",
+            ["stripUserText"] = false,
+        });
+        using var guard = OnnxSafetyGuard.Create(folder);
+        var cases = Qwen3Files.Vectors.Cases;
+        IReadOnlyList<GuardScore> scores = await guard.ScoreBatchAsync([.. cases.Select(Request)], includeFeatures: false);
+        for (int i = 0; i < cases.Count; i++)
+        {
+            Assert.That(guard.Encoder.Encode(Request(cases[i])).TokenIds, Is.EqualTo(cases[i].Ids), $"case {i}");
+            Assert.That(scores[i].UnsafeProbability, Is.EqualTo(Expected.Value.Cases[i].Strict).Within(Tolerance), $"case {i}");
+        }
+    }
+
+    [Test]
     public async Task Create_PresetLabels_ReadOneTokenPerLabel()
     {
         // No verdict labels in the manifest: the preset's " Safe" / " Unsafe" / " Cont" (rows: the graph file's rows 0, 2, 4).
