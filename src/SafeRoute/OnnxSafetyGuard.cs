@@ -237,7 +237,7 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         CategoryHead? categoryHead = null;
         if (manifest.Categories is not null && options.Categories.Enabled)
         {
-            categoryHead = CategoryHead.Load(manifest, options.Categories, ((PromptEncoder)encoder).VocabularySize);
+            categoryHead = CategoryHead.Load(manifest, options.Categories, (PromptEncoder)encoder);
             if (hiddenSize is { } declaredHidden && declaredHidden != categoryHead.HiddenSize)
             {
                 throw new SafeRouteException($"The manifest '{manifest.FilePath}' declares hiddenSize {declaredHidden} but the category rows have {categoryHead.HiddenSize} columns.");

@@ -354,6 +354,13 @@ internal sealed class CategoriesManifest
     /// <summary>The token id of each category (documentation and vocabulary check).</summary>
     [JsonPropertyName("tokenIds")] public int[]? TokenIds { get; set; }
 
+    /// <summary>The text written before the category, as trusted text (Qwen3Guard: " Unsafe\nCategories:"), encoded with
+    /// the guard's tokenizer; exclusive with <see cref="PrefixTokenIds"/>.</summary>
+    [JsonPropertyName("prefix")] public string? Prefix { get; set; }
+
+    /// <summary>The token string of each category (one token each, checked at load); exclusive with <see cref="TokenIds"/>.</summary>
+    [JsonPropertyName("tokens")] public string[]? Tokens { get; set; }
+
     public void Validate(Action<string, string> fail)
     {
         if (Names is not { Length: >= 1 } names || names.Any(string.IsNullOrWhiteSpace) || names.Distinct(StringComparer.Ordinal).Count() != names.Length)
@@ -362,9 +369,21 @@ internal sealed class CategoriesManifest
             return;
         }
 
-        if (PrefixTokenIds is not { Length: >= 1 } prefix || prefix.Any(id => id < 0))
+        if (Prefix is not null)
         {
-            fail("categories.prefixTokenIds", "must list the non-negative token ids written before the category (Llama Guard 3: 'unsafe', '\\n', 'S')");
+            if (PrefixTokenIds is not null || Prefix.Length == 0)
+            {
+                fail("categories.prefix", "must be non-empty text, and not given with 'categories.prefixTokenIds'");
+            }
+        }
+        else if (PrefixTokenIds is not { Length: >= 1 } prefix || prefix.Any(id => id < 0))
+        {
+            fail("categories.prefixTokenIds", "must list the non-negative token ids written before the category (Llama Guard 3: 'unsafe', '\\n', 'S'), or give 'categories.prefix' as text");
+        }
+
+        if (Tokens is { } tokens && (TokenIds is not null || tokens.Length != names.Length || tokens.Any(string.IsNullOrEmpty)))
+        {
+            fail("categories.tokens", "must have one non-empty token string per category name, and not be given with 'categories.tokenIds'");
         }
 
         if (string.IsNullOrWhiteSpace(Rows))
