@@ -26,6 +26,15 @@ internal static class Qwen3GuardGenTemplate
         "Unethical Acts", "Politically Sensitive Topics", "Copyright Violation", "Jailbreak",
     ];
 
+    /// <summary>The first token of each category name as the model writes it after <c>Categories:</c> (" Violent" is
+    /// " Viol" "ent", and so on; the nine first tokens differ), in <see cref="Categories"/> order, for
+    /// <c>categories.tokens</c>; golden ids in <c>Qwen3GuardVectors.json</c>.</summary>
+    public static readonly string[] CategoryTokens = [" Viol", " Non", " Sexual", " P", " Suicide", " Un", " Polit", " Copyright", " Jail"];
+
+    /// <summary>What the model writes between the prefill and the first category of an unsafe verdict, for
+    /// <c>categories.prefix</c>.</summary>
+    public const string CategoryPrefix = " Unsafe\nCategories:";
+
     public const string Prefill = "Safety:";
 
     public static readonly string PromptOnly = """

@@ -80,6 +80,21 @@ public sealed class Qwen3GuardVectorTests
     }
 
     [Test]
+    public void CategoryTokens_AreTheDistinctFirstTokensOfTheGoldenCategoryNames()
+    {
+        PromptEncoder encoder = Encoder.Value;
+        Dictionary<string, int[]> golden = Qwen3Files.Vectors.VerdictTokens.ToDictionary(t => t.Text, t => t.Ids);
+        for (int c = 0; c < Qwen3GuardGenTemplate.Categories.Length; c++)
+        {
+            int[] name = golden[" " + Qwen3GuardGenTemplate.Categories[c]];
+            Assert.That(encoder.EncodeTrusted(Qwen3GuardGenTemplate.CategoryTokens[c]), Is.EqualTo(new[] { name[0] }), Qwen3GuardGenTemplate.Categories[c]);
+        }
+
+        Assert.That(Qwen3GuardGenTemplate.CategoryTokens.Select(t => encoder.EncodeTrusted(t)[0]).Distinct().Count(), Is.EqualTo(9));
+        Assert.That(encoder.EncodeTrusted(Qwen3GuardGenTemplate.CategoryPrefix), Is.EqualTo(golden[Qwen3GuardGenTemplate.CategoryPrefix]));
+    }
+
+    [Test]
     public void SpecialTokens_PresetMatchesTheTokenizerFile()
     {
         Assert.That(TokenizerPresets.Qwen3SpecialTokens, Is.EquivalentTo(Qwen3Files.Vectors.SpecialTokens));

@@ -191,7 +191,13 @@ for (const [prompt, response] of responses) {
   cases.push({ prompt, response, rendered, ids });
 }
 
-const verdictStrings = [" Safe", " Unsafe", " Controversial", "Safe", "Unsafe", "Controversial", " safe", " unsafe", " yes", " no", "Safety", ":"];
+// Verdict strings and, for Qwen3Guard's second line ("Categories: Violent, ..."), the category prefix and the category
+// names as the model writes them after "Categories:" (with a leading space).
+const verdictStrings = [
+  " Safe", " Unsafe", " Controversial", "Safe", "Unsafe", "Controversial", " safe", " unsafe", " yes", " no", "Safety", ":",
+  " Unsafe\nCategories:", " Violent", " Non-violent Illegal Acts", " Sexual Content or Sexual Acts", " PII",
+  " Suicide & Self-Harm", " Unethical Acts", " Politically Sensitive Topics", " Copyright Violation", " Jailbreak",
+];
 const verdictTokens = verdictStrings.map((text) => ({ text, ids: textOnly.encode(text, { add_special_tokens: false }) }));
 
 const output = {
