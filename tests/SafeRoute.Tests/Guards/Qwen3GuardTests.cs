@@ -40,6 +40,7 @@ public sealed class Qwen3GuardTests
         Directory.CreateDirectory(directory);
         File.Copy(Path.Combine(ModelSource, "model.onnx"), Path.Combine(directory, "model.onnx"));
         File.Copy(Path.Combine(ModelSource, "lm_head_rows.safetensors"), Path.Combine(directory, "lm_head_rows.safetensors"));
+        File.Copy(Path.Combine(ModelSource, "category_rows.safetensors"), Path.Combine(directory, "category_rows.safetensors"));
         var manifest = new JsonObject
         {
             ["name"] = "tiny-qwen3guard",
@@ -141,6 +142,31 @@ public sealed class Qwen3GuardTests
         {
             Assert.That(guard.Encoder.Encode(Request(cases[i])).TokenIds, Is.EqualTo(cases[i].Ids), $"case {i}");
             Assert.That(scores[i].UnsafeProbability, Is.EqualTo(Expected.Value.Cases[i].Strict).Within(Tolerance), $"case {i}");
+        }
+    }
+
+    [Test]
+    public async Task Categories_DescribedAsText_EqualPyTorch_OnUnsafeVerdictsOnly()
+    {
+        string folder = WriteFolder(_temp.Sub("m"), m => m["categories"] = new JsonObject
+        {
+            ["names"] = new JsonArray([.. SafeRoute.Text.Qwen3GuardGenTemplate.Categories.Select(n => (JsonNode)n)]),
+            ["prefix"] = SafeRoute.Text.Qwen3GuardGenTemplate.CategoryPrefix,
+            ["tokens"] = new JsonArray([.. SafeRoute.Text.Qwen3GuardGenTemplate.CategoryTokens.Select(n => (JsonNode)n)]),
+            ["rows"] = "category_rows.safetensors",
+        });
+        using var strict = OnnxSafetyGuard.Create(folder);
+        using var loose = OnnxSafetyGuard.Create(folder, new GuardModelOptions { ControversialAsUnsafe = false });
+        var requests = Qwen3Files.Vectors.Cases.Select(Request).ToList();
+        IReadOnlyList<SafetyVerdict> strictVerdicts = await strict.EvaluateBatchAsync(requests);
+        IReadOnlyList<SafetyVerdict> looseVerdicts = await loose.EvaluateBatchAsync(requests);
+        for (int i = 0; i < requests.Count; i++)
+        {
+            ReferenceCase expected = Expected.Value.Cases[i];
+            Assert.That(strictVerdicts[i].IsUnsafe, Is.True, $"case {i}");
+            Assert.That(strictVerdicts[i].Categories!.Select(c => c.Name), Is.EqualTo(SafeRoute.Text.Qwen3GuardGenTemplate.Categories));
+            Assert.That(strictVerdicts[i].Categories!.Select(c => (double)c.Probability), Is.EqualTo(expected.Categories).Within(Tolerance), $"case {i}");
+            Assert.That(looseVerdicts[i].Categories is null, Is.EqualTo(expected.Loose <= 0.5), $"case {i}: categories only on unsafe verdicts");
         }
     }
 
@@ -281,5 +307,7 @@ public sealed class Qwen3GuardTests
         public double Loose { get; set; }
 
         public double[] Features { get; set; } = [];
+
+        public double[] Categories { get; set; } = [];
     }
 }

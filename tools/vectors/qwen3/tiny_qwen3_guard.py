@@ -141,6 +141,10 @@ def main():
     ns, nu = len(LABELS["safe"]), len(LABELS["unsafe"])
     rows[ns + nu] = 0.5 * (rows[0] + rows[ns]) + 0.2 * rows[ns + nu]
     write_safetensors(os.path.join(OUT, "lm_head_rows.safetensors"), "lm_head_rows", rows)
+    # Category rows: one per Qwen3Guard category (lm_head rows of the first token of each name), read after the prompt,
+    # the prefill and " Unsafe\nCategories:" (ids from the golden vectors).
+    category_rows = torch.randn(9, HIDDEN) * 0.6
+    write_safetensors(os.path.join(OUT, "category_rows.safetensors"), "category_rows", category_rows)
 
     ids, mask, pos = batch([[1, 2, 3], [4, 5]])
     torch.onnx.export(
@@ -164,13 +168,20 @@ def main():
         safe, unsafe, contro = e[:ns].sum(), e[ns:ns + nu].sum(), e[ns + nu:].sum()
         return float((unsafe + contro) / total), float(unsafe / total)
 
+    golden = {t["text"]: t["ids"] for t in vectors["verdictTokens"]}
+    category_prefix = golden[" Unsafe\nCategories:"]
+    crows64 = category_rows.double()
     cases = []
     with torch.no_grad():
         for index, case in enumerate(vectors["cases"]):
             i, m, p = batch([case["ids"]])
             h = model64(i, m, p)[0, -1]
             strict, loose = score(h)
-            cases.append({"index": index, "strict": strict, "loose": loose, "features": [float(x) for x in h]})
+            i, m, p = batch([case["ids"] + category_prefix])
+            hc = model64(i, m, p)[0, -1]
+            q = torch.softmax(crows64 @ hc, dim=0)
+            cases.append({"index": index, "strict": strict, "loose": loose, "features": [float(x) for x in h],
+                          "categories": [float(x) for x in q]})
         # One left-padded batch of every case: each row must give the same numbers as alone.
         i, m, p = batch([c["ids"] for c in vectors["cases"]])
         hb = model64(i, m, p)[:, -1]
@@ -183,6 +194,7 @@ def main():
         "generator": "tools/vectors/qwen3/tiny_qwen3_guard.py",
         "torch": torch.__version__,
         "labels": LABELS,
+        "categoryPrefixIds": category_prefix,
         "hiddenSize": HIDDEN,
         "batchVsSingleMaxDiff": batch_max_diff,
         "float32VsFloat64MaxDiff": f32_max_diff,
