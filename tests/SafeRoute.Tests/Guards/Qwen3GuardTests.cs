@@ -223,6 +223,34 @@ public sealed class Qwen3GuardTests
         Assert.That(routedCount, Is.InRange(1, Qwen3Files.Vectors.Cases.Count - 1), "both tiers must decide some case");
     }
 
+    [Test]
+    public async Task RoutedGuard_FeatureRouter_ReadsTheQwen3HiddenState()
+    {
+        // The Bayesian MLP router reads the small guard's last hidden state (after the prefill): its decisions on the
+        // library's features equal its decisions on PyTorch's reference features.
+        using var small = OnnxSafetyGuard.Create(WriteFolder(_temp.Sub("small")));
+        TestGuard largeModel = TestGuardFactory.Create(_temp.Sub("large"), TestGuardOptions.Large);
+        using var large = OnnxSafetyGuard.Create(largeModel.Directory, tier: GuardTier.Large);
+        MlpRouter router = MlpRouter.Load(RouterFiles.Write(Path.Combine(_temp.Path, "router.safetensors"), Expected.Value.HiddenSize, hidden: 16, seed: 17));
+        float[] scores = [.. Expected.Value.Cases.Select(c => router.Score([.. c.Features.Select(v => (float)v)], 0f, 0f))];
+        float threshold = scores.Order().ElementAt(scores.Length / 2);
+        var routed = new RoutedSafetyGuard(small, large, router, new RoutedSafetyGuardOptions { Threshold = threshold });
+        int checkedCases = 0;
+        for (int i = 0; i < scores.Length; i++)
+        {
+            if (Math.Abs(scores[i] - threshold) < 1e-4f)
+            {
+                continue; // float32 features may land on either side of a score this close to the threshold
+            }
+
+            SafetyVerdict verdict = await routed.EvaluateAsync(Request(Qwen3Files.Vectors.Cases[i]));
+            Assert.That(verdict.DecidedBy, Is.EqualTo(scores[i] > threshold ? GuardTier.Large : GuardTier.Small), $"case {i} (score {scores[i]}, threshold {threshold})");
+            checkedCases++;
+        }
+
+        Assert.That(checkedCases, Is.GreaterThanOrEqualTo(scores.Length - 2));
+    }
+
     [TestCase("controversial", " Controversial", "3 tokens")]
     [TestCase("safe", "", "empty token string")]
     [TestCase("unsafe", " Safe", "more than once")]
