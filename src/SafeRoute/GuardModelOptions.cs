@@ -50,6 +50,13 @@ public sealed class GuardModelOptions
     [System.Diagnostics.CodeAnalysis.Experimental(DiagnosticIds.Scoring)]
     public CategoryOptions Categories { get; set; } = new();
 
+    /// <summary>Gets or sets what a guard with a "controversial" verdict (Qwen3Guard) counts it as: <see langword="true"/>
+    /// for unsafe (Qwen3Guard's "strict" mode), <see langword="false"/> for safe ("loose"). p(unsafe) is then the softmax
+    /// mass of the unsafe (and, when strict, controversial) verdict tokens among all of the guard's verdict tokens.</summary>
+    /// <value>The default is <see langword="null"/>: the manifest's <c>verdict.controversialAs</c> (strict unless it says
+    /// <c>"safe"</c>). Setting it for a guard without controversial verdict tokens fails at load.</value>
+    public bool? ControversialAsUnsafe { get; set; }
+
     /// <summary>Gets or sets a hook that edits the ONNX Runtime session options after SafeRoute has set them
     /// (threads, optimisation level, execution providers) and before the session is created.</summary>
     /// <value>The default is <see langword="null"/>.</value>

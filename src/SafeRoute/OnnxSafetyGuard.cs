@@ -11,9 +11,10 @@ namespace SafeRoute;
 
 /// <summary>
 /// A guard model run with ONNX Runtime from a model folder (<c>saferoute.json</c>, the ONNX graph, the tokenizer and,
-/// usually, the two lm_head rows of the verdict tokens). Works with Llama Guard 3 1B/8B exports and with any graph
-/// that follows the same contract. p(unsafe) is the softmax over the two verdict logits at the last position; the
-/// same forward pass yields the last-token hidden state that a router reads.
+/// usually, the lm_head rows of the verdict tokens). Works with Llama Guard 3 1B/8B exports, Qwen3Guard-Gen and
+/// WildGuard-style prefill guards, and any graph that follows the same contract. p(unsafe) is the softmax over the two
+/// verdict logits at the last position (or, for a family with several verdict tokens, the normalised softmax mass of its
+/// unsafe tokens); the same forward pass yields the last-token hidden state that a router reads.
 /// </summary>
 /// <remarks>
 /// Safe for concurrent use: one ONNX Runtime session serves all callers. Safe to dispose while calls are in flight
@@ -35,7 +36,8 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
     private readonly ClassifierHead? _classifier;
     private readonly CategoryHead? _categories;
     private readonly GuardManifest _manifest;
-    private readonly float[]? _verdictRows; // [2, H]: safe row, unsafe row
+    private readonly float[]? _verdictRows; // [n, H]: one lm_head row per verdict token, in _verdict.TokenIds order
+    private readonly VerdictHead? _verdict;
     private readonly string _inputIdsName;
     private readonly string? _attentionMaskName;
     private readonly string? _positionIdsName; // decoder: position ids; classifier: token type ids
@@ -62,8 +64,9 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
     private int? _hiddenSize;
     private long _runCount;
 
-    private OnnxSafetyGuard(GuardManifest manifest, IPromptEncoder encoder, InferenceSession session, float[]? verdictRows, int? hiddenSize, GuardTier tier, GuardModelOptions options, ExecutionProvider provider, CategoryHead? categories)
+    private OnnxSafetyGuard(GuardManifest manifest, IPromptEncoder encoder, InferenceSession session, VerdictHead? verdict, float[]? verdictRows, int? hiddenSize, GuardTier tier, GuardModelOptions options, ExecutionProvider provider, CategoryHead? categories)
     {
+        _verdict = verdict;
         _categories = categories;
         _manifest = manifest;
         _encoder = encoder;
@@ -176,10 +179,11 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
     /// <param name="options">How to run it; <see langword="null"/> for the defaults (CPU).</param>
     /// <param name="tier">The tier to report in verdicts.</param>
     /// <returns>The loaded guard. The caller owns it and must dispose it.</returns>
-    /// <exception cref="ArgumentException"><paramref name="modelDirectory"/> is null or white space, or an option is out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="modelDirectory"/> is null or white space, an option is out of
+    /// range, or <see cref="GuardModelOptions.ControversialAsUnsafe"/> is set for a guard without controversial verdict tokens.</exception>
     /// <exception cref="SafeRouteException">The folder, manifest, tokenizer, ONNX graph or lm_head rows are missing, corrupt or
     /// inconsistent (among them: a file that does not match its <c>sha256</c> entry in the manifest, verdict token ids outside
-    /// the tokenizer's vocabulary, equal verdict rows, a context longer than the graph declares it supports), no configured
+    /// the tokenizer's vocabulary, a verdict token string that is not exactly one token or is listed twice, equal verdict rows, a context longer than the graph declares it supports), no configured
     /// execution provider is available, or ONNX Runtime's native library could not be loaded (the app references no
     /// native ONNX Runtime package). The message names the file and the mismatch.</exception>
     public static OnnxSafetyGuard Create(string modelDirectory, GuardModelOptions? options = null, GuardTier tier = GuardTier.Small)
@@ -206,16 +210,23 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
 
         string modelName = string.IsNullOrWhiteSpace(manifest.Name) ? manifest.Directory : manifest.Name!;
         IPromptEncoder encoder;
+        VerdictHead? verdict = null;
         if (manifest.ModelKind == GuardModelKind.Classifier)
         {
+            if (options.ControversialAsUnsafe is not null)
+            {
+                throw new ArgumentException($"GuardModelOptions.ControversialAsUnsafe is set, but '{manifest.FilePath}' describes a classifier, which has no controversial verdict tokens.", nameof(options));
+            }
+
             encoder = ClassifierEncoder.Create(manifest);
         }
         else
         {
             var promptEncoder = PromptEncoder.Create(manifest);
-            if (Math.Max(manifest.Verdict!.SafeTokenId, manifest.Verdict.UnsafeTokenId) >= promptEncoder.VocabularySize)
+            verdict = VerdictHead.Create(manifest, promptEncoder, options.ControversialAsUnsafe);
+            if (options.ControversialAsUnsafe is not null && !verdict.HasControversial)
             {
-                throw new SafeRouteException($"The manifest '{manifest.FilePath}' is invalid: the verdict token ids ({manifest.Verdict.SafeTokenId}, {manifest.Verdict.UnsafeTokenId}) are outside the tokenizer's vocabulary of {promptEncoder.VocabularySize} ids.");
+                throw new ArgumentException($"GuardModelOptions.ControversialAsUnsafe is set, but the guard of '{manifest.FilePath}' has no 'controversial' verdict tokens.", nameof(options));
             }
 
             encoder = promptEncoder;
@@ -226,7 +237,7 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         CategoryHead? categoryHead = null;
         if (manifest.Categories is not null && options.Categories.Enabled)
         {
-            categoryHead = CategoryHead.Load(manifest, options.Categories, ((PromptEncoder)encoder).VocabularySize);
+            categoryHead = CategoryHead.Load(manifest, options.Categories, (PromptEncoder)encoder);
             if (hiddenSize is { } declaredHidden && declaredHidden != categoryHead.HiddenSize)
             {
                 throw new SafeRouteException($"The manifest '{manifest.FilePath}' declares hiddenSize {declaredHidden} but the category rows have {categoryHead.HiddenSize} columns.");
@@ -237,7 +248,7 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
 
         if (manifest.Verdict?.Source == VerdictSource.LmHeadRows)
         {
-            (rows, int rowsHidden) = LoadVerdictRows(manifest);
+            (rows, int rowsHidden) = LoadVerdictRows(manifest, verdict!.Count);
             if (hiddenSize is { } declared && declared != rowsHidden)
             {
                 throw new SafeRouteException($"The manifest '{manifest.FilePath}' declares hiddenSize {declared} but the lm_head rows in '{manifest.Resolve(manifest.Verdict.LmHeadRows!)}' have {rowsHidden} columns.");
@@ -271,9 +282,9 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         {
             hiddenSize = manifest.ModelKind == GuardModelKind.Classifier
                 ? ClassifierHead.ValidateGraph(manifest, session, onnxPath, hiddenSize)
-                : ValidateGraph(manifest, session, onnxPath, hiddenSize);
+                : ValidateGraph(manifest, verdict!, session, onnxPath, hiddenSize);
             ValidateContextLength(manifest, session, onnxPath, lengthOverridden);
-            return new OnnxSafetyGuard(manifest, encoder, session, rows, hiddenSize, tier, options, provider, categoryHead);
+            return new OnnxSafetyGuard(manifest, encoder, session, verdict, rows, hiddenSize, tier, options, provider, categoryHead);
         }
         catch
         {
@@ -826,30 +837,37 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
             }
 
             vocab = (int)logitsShape[2];
-            if (Math.Max(_manifest.Verdict!.SafeTokenId, _manifest.Verdict.UnsafeTokenId) >= vocab)
+            if (_verdict!.MaxTokenId >= vocab)
             {
-                throw new SafeRouteException($"Guard model '{Name}': the verdict token ids ({_manifest.Verdict.SafeTokenId}, {_manifest.Verdict.UnsafeTokenId}) are outside the logits' vocabulary of {vocab}.");
+                throw new SafeRouteException($"Guard model '{Name}': the verdict token ids ({_verdict.Describe()}) are outside the logits' vocabulary of {vocab}.");
             }
 
             logits = logitsValue.GetTensorDataAsSpan<float>();
         }
 
+        VerdictHead head = _verdict!;
+        int[] tokenIds = head.TokenIds;
+        Span<float> z = tokenIds.Length <= 64 ? stackalloc float[tokenIds.Length] : new float[tokenIds.Length];
         for (int r = 0; r < batch; r++)
         {
-            float safe;
-            float @unsafe;
             ReadOnlySpan<float> h = hiddenSize > 0 ? hidden.Slice(((r * seq) + seq - 1) * hiddenSize, hiddenSize) : default;
             if (_logitsOutputIndex >= 0)
             {
                 ReadOnlySpan<float> last = logits.Slice(((r * seq) + seq - 1) * vocab, vocab);
-                safe = last[_manifest.Verdict!.SafeTokenId];
-                @unsafe = last[_manifest.Verdict.UnsafeTokenId];
+                for (int t = 0; t < tokenIds.Length; t++)
+                {
+                    z[t] = last[tokenIds[t]];
+                }
             }
             else
             {
-                safe = TensorPrimitives.Dot(h, _verdictRows.AsSpan(0, hiddenSize));
-                @unsafe = TensorPrimitives.Dot(h, _verdictRows.AsSpan(hiddenSize, hiddenSize));
+                for (int t = 0; t < tokenIds.Length; t++)
+                {
+                    z[t] = TensorPrimitives.Dot(h, _verdictRows.AsSpan(t * hiddenSize, hiddenSize));
+                }
             }
+
+            (float safe, float @unsafe) = head.Combine(z);
 
             if (!float.IsFinite(safe) || !float.IsFinite(@unsafe))
             {
@@ -947,7 +965,7 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         };
     }
 
-    private static (float[] Rows, int HiddenSize) LoadVerdictRows(GuardManifest manifest)
+    private static (float[] Rows, int HiddenSize) LoadVerdictRows(GuardManifest manifest, int count)
     {
         string path = manifest.Resolve(manifest.Verdict!.LmHeadRows!);
         if (!File.Exists(path))
@@ -961,9 +979,10 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
             throw new SafeRouteException($"The lm_head rows file '{path}' has no tensor 'lm_head_rows' (found: {string.Join(", ", tensors.Keys)}).");
         }
 
-        if (tensor.Shape.Length != 2 || tensor.Shape[0] != 2 || tensor.Shape[1] < 1)
+        if (tensor.Shape.Length != 2 || tensor.Shape[0] != count || tensor.Shape[1] < 1)
         {
-            throw new SafeRouteException($"The tensor 'lm_head_rows' in '{path}' has shape [{string.Join(", ", tensor.Shape)}]; expected [2, H] (row 0: safe token, row 1: unsafe token).");
+            string rows = count == 2 ? "row 0: safe token, row 1: unsafe token" : "one row per verdict token, in the manifest's order: safe tokens, then unsafe, then controversial";
+            throw new SafeRouteException($"The tensor 'lm_head_rows' in '{path}' has shape [{string.Join(", ", tensor.Shape)}]; expected [{count}, H] ({rows}).");
         }
 
         foreach (float value in tensor.Data)
@@ -975,10 +994,17 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         }
 
         int h = tensor.Shape[1];
-        if (tensor.Data.AsSpan(0, h).SequenceEqual(tensor.Data.AsSpan(h, h)))
+        bool allEqual = true;
+        for (int row = 1; row < count && allEqual; row++)
         {
-            string which = Array.TrueForAll(tensor.Data, v => v == 0f) ? "are both all zero" : "are equal";
-            throw new SafeRouteException($"The tensor 'lm_head_rows' in '{path}' is degenerate: its safe and unsafe rows {which}, so every verdict would be p = 0.5.");
+            allEqual = tensor.Data.AsSpan(0, h).SequenceEqual(tensor.Data.AsSpan(row * h, h));
+        }
+
+        if (allEqual)
+        {
+            string which = Array.TrueForAll(tensor.Data, v => v == 0f) ? (count == 2 ? "are both all zero" : "are all zero") : (count == 2 ? "are equal" : "are all equal");
+            string rowsName = count == 2 ? "safe and unsafe rows" : "verdict rows";
+            throw new SafeRouteException($"The tensor 'lm_head_rows' in '{path}' is degenerate: its {rowsName} {which}, so every verdict would be {(count == 2 ? "p = 0.5" : "the same p")}.");
         }
 
         return (tensor.Data, tensor.Shape[1]);
@@ -1020,7 +1046,7 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         }
     }
 
-    private static int? ValidateGraph(GuardManifest manifest, InferenceSession session, string onnxPath, int? hiddenSize)
+    private static int? ValidateGraph(GuardManifest manifest, VerdictHead verdict, InferenceSession session, string onnxPath, int? hiddenSize)
     {
         IReadOnlyDictionary<string, NodeMetadata> inputs = session.InputMetadata;
         IReadOnlyDictionary<string, NodeMetadata> outputs = session.OutputMetadata;
@@ -1080,9 +1106,9 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
                 throw new SafeRouteException($"The ONNX model '{onnxPath}': output '{manifest.Verdict.LogitsOutput}' has rank {dims.Length}; expected [batch, seq, vocab].");
             }
 
-            if (dims[2] > 0 && Math.Max(manifest.Verdict.SafeTokenId, manifest.Verdict.UnsafeTokenId) >= dims[2])
+            if (dims[2] > 0 && verdict.MaxTokenId >= dims[2])
             {
-                throw new SafeRouteException($"The ONNX model '{onnxPath}': the verdict token ids ({manifest.Verdict.SafeTokenId}, {manifest.Verdict.UnsafeTokenId}) are outside its vocabulary of {dims[2]}.");
+                throw new SafeRouteException($"The ONNX model '{onnxPath}': the verdict token ids ({verdict.Describe()}) are outside its vocabulary of {dims[2]}.");
             }
 
             if (manifest.HiddenStateOutput is { } hiddenName && outputs.TryGetValue(hiddenName, out NodeMetadata? hiddenMeta))

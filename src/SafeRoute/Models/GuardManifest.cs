@@ -232,9 +232,15 @@ internal sealed partial class GuardManifest
                 break;
         }
 
-        if (Verdict.SafeTokenId < 0 || Verdict.UnsafeTokenId < 0 || Verdict.SafeTokenId == Verdict.UnsafeTokenId)
+        Verdict.Validate(Fail, Text.FamilyTemplates.TryGet(Template!.Kind, out Text.FamilyTemplate? family) && family.Labels is not null);
+        if (Template.Prefill is { } prefill && prefill.Length == 0)
         {
-            Fail("verdict.safeTokenId/unsafeTokenId", "must be two different non-negative token ids");
+            Fail("template.prefill", "is empty; leave it out for no prefill");
+        }
+
+        if (Tokenizer!.Normalization is not (null or "none" or "nfc"))
+        {
+            Fail("tokenizer.normalization", $"is '{Tokenizer.Normalization}'; it must be 'none' or 'nfc'");
         }
     }
 }
@@ -348,6 +354,13 @@ internal sealed class CategoriesManifest
     /// <summary>The token id of each category (documentation and vocabulary check).</summary>
     [JsonPropertyName("tokenIds")] public int[]? TokenIds { get; set; }
 
+    /// <summary>The text written before the category, as trusted text (Qwen3Guard: " Unsafe\nCategories:"), encoded with
+    /// the guard's tokenizer; exclusive with <see cref="PrefixTokenIds"/>.</summary>
+    [JsonPropertyName("prefix")] public string? Prefix { get; set; }
+
+    /// <summary>The token string of each category (one token each, checked at load); exclusive with <see cref="TokenIds"/>.</summary>
+    [JsonPropertyName("tokens")] public string[]? Tokens { get; set; }
+
     public void Validate(Action<string, string> fail)
     {
         if (Names is not { Length: >= 1 } names || names.Any(string.IsNullOrWhiteSpace) || names.Distinct(StringComparer.Ordinal).Count() != names.Length)
@@ -356,9 +369,21 @@ internal sealed class CategoriesManifest
             return;
         }
 
-        if (PrefixTokenIds is not { Length: >= 1 } prefix || prefix.Any(id => id < 0))
+        if (Prefix is not null)
         {
-            fail("categories.prefixTokenIds", "must list the non-negative token ids written before the category (Llama Guard 3: 'unsafe', '\\n', 'S')");
+            if (PrefixTokenIds is not null || Prefix.Length == 0)
+            {
+                fail("categories.prefix", "must be non-empty text, and not given with 'categories.prefixTokenIds'");
+            }
+        }
+        else if (PrefixTokenIds is not { Length: >= 1 } prefix || prefix.Any(id => id < 0))
+        {
+            fail("categories.prefixTokenIds", "must list the non-negative token ids written before the category (Llama Guard 3: 'unsafe', '\\n', 'S'), or give 'categories.prefix' as text");
+        }
+
+        if (Tokens is { } tokens && (TokenIds is not null || tokens.Length != names.Length || tokens.Any(string.IsNullOrEmpty)))
+        {
+            fail("categories.tokens", "must have one non-empty token string per category name, and not be given with 'categories.tokenIds'");
         }
 
         if (string.IsNullOrWhiteSpace(Rows))
@@ -397,6 +422,10 @@ internal sealed class TokenizerManifest
     /// <summary>WordPiece: lower-case (and strip accents) before tokenizing, as uncased BERT models do.</summary>
     [JsonPropertyName("lowerCase")] public bool LowerCase { get; set; } = true;
 
+    /// <summary>Unicode normalisation of user text before tokenizing: "none" or "nfc" (Qwen2/Qwen3 tokenizers); null for
+    /// the preset's (NFC for "qwen3", none otherwise).</summary>
+    [JsonPropertyName("normalization")] public string? Normalization { get; set; }
+
     /// <summary>Special tokens (string to id) recognised in template text only; presets fill their own.</summary>
     [JsonPropertyName("specialTokens")] public Dictionary<string, int>? SpecialTokens { get; set; }
 }
@@ -404,7 +433,7 @@ internal sealed class TokenizerManifest
 /// <summary>The prompt template.</summary>
 internal sealed class TemplateManifest
 {
-    /// <summary>"llama-guard-3-1b", "llama-guard-3-8b" or "custom".</summary>
+    /// <summary>"llama-guard-3-1b", "llama-guard-3-8b", "qwen3guard-gen", "wildguard" or "custom".</summary>
     [JsonPropertyName("kind")] public string Kind { get; set; } = "custom";
 
     /// <summary>Custom template text for prompt-only inputs; contains <c>{prompt}</c>; may contain special-token strings.</summary>
@@ -413,22 +442,66 @@ internal sealed class TemplateManifest
     /// <summary>Custom template text for prompt+response inputs; contains <c>{prompt}</c> and <c>{response}</c>.</summary>
     [JsonPropertyName("promptAndResponse")] public string? PromptAndResponse { get; set; }
 
+    /// <summary>Text the assistant turn starts with, appended to the rendered template before tokenizing (trusted text:
+    /// special-token strings in it become special ids), so that the verdict tokens come next: Qwen3Guard "Safety:",
+    /// WildGuard "Harmful request:". Null for none (or the built-in family's own).</summary>
+    [JsonPropertyName("prefill")] public string? Prefill { get; set; }
+
     /// <summary>Token ids appended after the rendered template (Llama Guard 3: [271], the "\n\n" token).</summary>
     [JsonPropertyName("suffixTokenIds")] public int[]? SuffixTokenIds { get; set; }
 
-    /// <summary>Strip user text like Python's str.strip() before inserting it (Llama Guard's chat template does).</summary>
-    [JsonPropertyName("stripUserText")] public bool StripUserText { get; set; } = true;
+    /// <summary>Strip user text like Python's str.strip() before inserting it (Llama Guard's chat template does); null
+    /// for the family's default (true, but false for "qwen3guard-gen" and "wildguard", whose templates insert text as is).</summary>
+    [JsonPropertyName("stripUserText")] public bool? StripUserText { get; set; }
 
     /// <summary>Llama Guard 3 only: reproduce the reference code's token prefix (1B: 128000 twice; 8B: " " then 128000).</summary>
     [JsonPropertyName("referenceCompatiblePrefix")] public bool ReferenceCompatiblePrefix { get; set; }
 }
 
-/// <summary>Where the two verdict logits come from.</summary>
+/// <summary>Where the verdict logits come from: two token ids (<c>safeTokenId</c>, <c>unsafeTokenId</c>), or verdict token
+/// strings by label (<c>labels</c>), several per label, with an optional third label "controversial".</summary>
 internal sealed class VerdictManifest
 {
     [JsonPropertyName("safeTokenId")] public int SafeTokenId { get; set; } = -1;
 
     [JsonPropertyName("unsafeTokenId")] public int UnsafeTokenId { get; set; } = -1;
+
+    /// <summary>Verdict token strings by label; each must encode to exactly one token of the guard's tokenizer. Exclusive
+    /// with the two ids; null for the ids (or the built-in family's labels).</summary>
+    [JsonPropertyName("labels")] public VerdictLabelsManifest? Labels { get; set; }
+
+    /// <summary>What the "controversial" label counts as: "unsafe" (strict, the default) or "safe" (loose).</summary>
+    [JsonPropertyName("controversialAs")] public string ControversialAs { get; set; } = "unsafe";
+
+    public void Validate(Action<string, string> fail, bool familyHasLabels)
+    {
+        if (ControversialAs is not ("unsafe" or "safe"))
+        {
+            fail("verdict.controversialAs", $"is '{ControversialAs}'; it must be 'unsafe' (strict) or 'safe' (loose)");
+        }
+
+        bool idsGiven = SafeTokenId != -1 || UnsafeTokenId != -1;
+        if (Labels is not null)
+        {
+            if (idsGiven)
+            {
+                fail("verdict.labels", "and 'verdict.safeTokenId/unsafeTokenId' are exclusive; give one of them");
+            }
+
+            Labels.Validate(fail);
+            return;
+        }
+
+        if (!idsGiven && familyHasLabels)
+        {
+            return;
+        }
+
+        if (SafeTokenId < 0 || UnsafeTokenId < 0 || SafeTokenId == UnsafeTokenId)
+        {
+            fail("verdict.safeTokenId/unsafeTokenId", "must be two different non-negative token ids (or give 'verdict.labels' with verdict token strings)");
+        }
+    }
 
     /// <summary>"lmHeadRows" (the default) or "logits".</summary>
     [JsonPropertyName("source")] public string SourceName { get; set; } = "lmHeadRows";
@@ -446,6 +519,56 @@ internal sealed class VerdictManifest
 
     /// <summary>Graph output with logits [batch, seq, vocab] when source is "logits".</summary>
     [JsonPropertyName("logitsOutput")] public string? LogitsOutput { get; set; } = "logits";
+}
+
+/// <summary>Verdict token strings by label. p(unsafe) is the softmax mass of the unsafe tokens (and of the controversial
+/// ones under "controversialAs": "unsafe") among all listed tokens.</summary>
+internal sealed class VerdictLabelsManifest
+{
+    [JsonPropertyName("safe")] public string[]? Safe { get; set; }
+
+    [JsonPropertyName("unsafe")] public string[]? Unsafe { get; set; }
+
+    [JsonPropertyName("controversial")] public string[]? Controversial { get; set; }
+
+    public void Validate(Action<string, string> fail)
+    {
+        Check("safe", Safe, required: true);
+        Check("unsafe", Unsafe, required: true);
+        Check("controversial", Controversial, required: false);
+        string[] all = [.. Safe!, .. Unsafe!, .. Controversial ?? []];
+        string? repeated = all.GroupBy(t => t, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1)?.Key;
+        if (repeated is not null)
+        {
+            fail("verdict.labels", $"lists the token string '{Escape(repeated)}' more than once; each verdict token belongs to one label");
+        }
+
+        void Check(string label, string[]? tokens, bool required)
+        {
+            if (tokens is null)
+            {
+                if (required)
+                {
+                    fail($"verdict.labels.{label}", "is missing (list the verdict token strings of this label, e.g. [\" Safe\"])");
+                }
+
+                return;
+            }
+
+            if (tokens.Length == 0)
+            {
+                fail($"verdict.labels.{label}", required ? "is empty; list at least one verdict token string" : "is empty; list at least one verdict token string or leave the label out");
+            }
+
+            if (Array.Exists(tokens, t => string.IsNullOrEmpty(t)))
+            {
+                fail($"verdict.labels.{label}", "has an empty token string");
+            }
+        }
+    }
+
+    /// <summary>A token string with its control characters escaped, for messages.</summary>
+    public static string Escape(string text) => System.Text.Json.JsonEncodedText.Encode(text, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping).ToString();
 }
 
 internal enum VerdictSource

@@ -32,15 +32,25 @@ internal sealed class CategoryHead
     /// <summary>The ids appended after the prompt before the category logits are read.</summary>
     public int[] PrefixTokenIds { get; }
 
-    public static CategoryHead Load(GuardManifest manifest, CategoryOptions options, long vocabularySize)
+    public static CategoryHead Load(GuardManifest manifest, CategoryOptions options, Text.PromptEncoder encoder)
     {
         CategoriesManifest categories = manifest.Categories!;
+        long vocabularySize = encoder.VocabularySize;
         if (manifest.Verdict!.Source != VerdictSource.LmHeadRows)
         {
             throw new SafeRouteException($"The manifest '{manifest.FilePath}' is invalid: 'categories' needs verdict.source 'lmHeadRows' (the category pass reads the hidden state).");
         }
 
-        foreach (int id in categories.PrefixTokenIds!.Concat(categories.TokenIds ?? []))
+        int[] prefixIds = categories.Prefix is { } prefixText ? encoder.EncodeTrusted(prefixText) : categories.PrefixTokenIds!;
+        foreach (string token in categories.Tokens ?? [])
+        {
+            if (encoder.EncodeTrusted(token) is not { Length: 1 })
+            {
+                throw new SafeRouteException($"The manifest '{manifest.FilePath}' is invalid: 'categories.tokens' has \"{VerdictLabelsManifest.Escape(token)}\", which is not exactly one token of the guard's tokenizer (list the category's first token).");
+            }
+        }
+
+        foreach (int id in prefixIds.Concat(categories.TokenIds ?? []))
         {
             if (id >= vocabularySize)
             {
@@ -71,7 +81,7 @@ internal sealed class CategoryHead
             throw new SafeRouteException($"The tensor 'category_rows' in '{path}' contains non-finite values.");
         }
 
-        return new CategoryHead(tensor.Data, tensor.Shape[1], categories.Names, categories.PrefixTokenIds!, options);
+        return new CategoryHead(tensor.Data, tensor.Shape[1], categories.Names, prefixIds, options);
     }
 
     /// <summary>The prompt's ids followed by <see cref="PrefixTokenIds"/>.</summary>

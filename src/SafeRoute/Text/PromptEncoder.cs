@@ -159,9 +159,15 @@ internal sealed partial class PromptEncoder : IPromptEncoder
 
         TokenizerManifest tok = manifest.Tokenizer ?? throw Fail("tokenizer", "is missing");
         TemplateManifest tpl = manifest.Template ?? throw Fail("template", "is missing");
-        if (!string.Equals(tok.Kind, "tiktoken", StringComparison.Ordinal))
+        bool byteLevelJson = string.Equals(tok.Kind, "bpe", StringComparison.Ordinal);
+        if (!byteLevelJson && !string.Equals(tok.Kind, "tiktoken", StringComparison.Ordinal))
         {
-            throw Fail("tokenizer.kind", $"is '{tok.Kind}'; only 'tiktoken' is supported");
+            throw Fail("tokenizer.kind", $"is '{tok.Kind}'; a decoder reads 'tiktoken' (a rank file) or 'bpe' (a Hugging Face byte-level BPE tokenizer.json)");
+        }
+
+        if (byteLevelJson && string.IsNullOrWhiteSpace(tok.Path))
+        {
+            throw Fail("tokenizer.path", "is missing (tokenizer.kind 'bpe' reads a tokenizer.json file; 'builtin' is for rank data)");
         }
 
         if (string.IsNullOrWhiteSpace(tok.Path) == string.IsNullOrWhiteSpace(tok.Builtin))
@@ -201,7 +207,7 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         }
         else
         {
-            throw Fail("tokenizer.preset", $"is '{tok.Preset}'; expected 'llama3', 'gpt2', 'r50k', 'cl100k', 'o200k' or 'custom'");
+            throw Fail("tokenizer.preset", $"is '{tok.Preset}'; expected 'llama3', 'qwen3', 'gpt2', 'r50k', 'cl100k', 'o200k' or 'custom'");
         }
 
         if (tok.SpecialTokens is not null)
@@ -228,9 +234,23 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         }
 
         string tokenizerPath = tok.Builtin is { Length: > 0 } builtin ? $"builtin:{builtin}" : manifest.Resolve(tok.Path!);
-        byte[] bytes = tok.Builtin is { Length: > 0 } builtinName
-            ? TiktokenFile.LoadBuiltin(builtinName, $"manifest '{file}', field 'tokenizer.builtin'", out int baseVocabularySize)
-            : TiktokenFile.Load(tokenizerPath, $"manifest '{file}', field 'tokenizer.path'", out baseVocabularySize);
+        int baseVocabularySize;
+        byte[] bytes;
+        if (byteLevelJson)
+        {
+            bytes = ByteLevelBpeFile.Load(tokenizerPath, $"manifest '{file}', field 'tokenizer.path'", out baseVocabularySize, out Dictionary<string, int> added);
+            foreach (KeyValuePair<string, int> pair in added)
+            {
+                // The file's added tokens are template-only special tokens too (a preset's or the manifest's win).
+                special.TryAdd(pair.Key, pair.Value);
+            }
+        }
+        else
+        {
+            bytes = tok.Builtin is { Length: > 0 } builtinName
+                ? TiktokenFile.LoadBuiltin(builtinName, $"manifest '{file}', field 'tokenizer.builtin'", out baseVocabularySize)
+                : TiktokenFile.Load(tokenizerPath, $"manifest '{file}', field 'tokenizer.path'", out baseVocabularySize);
+        }
         foreach (KeyValuePair<string, int> pair in special)
         {
             if (pair.Value < baseVocabularySize)
@@ -254,6 +274,7 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         PromptTemplate promptOnly;
         PromptTemplate? promptAndResponse;
         int[]? suffix = tpl.SuffixTokenIds;
+        bool? strip = tpl.StripUserText;
         switch (tpl.Kind)
         {
             case "llama-guard-3-1b" or "llama-guard-3-8b":
@@ -271,10 +292,45 @@ internal sealed partial class PromptEncoder : IPromptEncoder
                         }
                     }
 
+                    if (tpl.Prefill is not null)
+                    {
+                        throw Fail("template.prefill", $"must not be given when template.kind is '{tpl.Kind}' (Llama Guard 3's verdict is the first token after its suffix)");
+                    }
+
                     bool is8B = tpl.Kind == "llama-guard-3-8b";
                     promptOnly = PromptTemplate.Parse(PromptTemplate.LlamaGuard3Text(is8B, false, tpl.ReferenceCompatiblePrefix), special, false, p => Fail("template.kind", p));
                     promptAndResponse = PromptTemplate.Parse(PromptTemplate.LlamaGuard3Text(is8B, true, tpl.ReferenceCompatiblePrefix), special, true, p => Fail("template.kind", p));
                     suffix ??= [271];
+                    break;
+                }
+
+            case var kind when FamilyTemplates.TryGet(kind, out FamilyTemplate? family):
+                {
+                    if (tpl.PromptOnly is not null || tpl.PromptAndResponse is not null)
+                    {
+                        throw Fail("template.promptOnly/promptAndResponse", $"must not be given when template.kind is '{tpl.Kind}' (the template is built in)");
+                    }
+
+                    if (tpl.ReferenceCompatiblePrefix)
+                    {
+                        throw Fail("template.referenceCompatiblePrefix", "applies only to the built-in Llama Guard 3 templates");
+                    }
+
+                    foreach (string required in family.RequiredSpecialTokens)
+                    {
+                        if (!special.ContainsKey(required))
+                        {
+                            throw Fail("tokenizer.specialTokens", $"lacks '{required}', which template.kind '{tpl.Kind}' needs");
+                        }
+                    }
+
+                    string prefill = EscapeBraces(tpl.Prefill ?? family.Prefill ?? "");
+                    promptOnly = PromptTemplate.Parse(family.PromptOnly + prefill, special, false, p => Fail("template.kind", p));
+                    promptAndResponse = family.PromptAndResponse is null
+                        ? null
+                        : PromptTemplate.Parse(family.PromptAndResponse + prefill, special, true, p => Fail("template.kind", p));
+                    suffix ??= [];
+                    strip ??= family.Strip;
                     break;
                 }
 
@@ -289,14 +345,18 @@ internal sealed partial class PromptEncoder : IPromptEncoder
                     throw Fail("template.promptOnly", "is missing (required when template.kind is 'custom')");
                 }
 
-                promptOnly = PromptTemplate.Parse(tpl.PromptOnly, special, false, p => Fail("template.promptOnly", p));
-                promptAndResponse = tpl.PromptAndResponse is null
-                    ? null
-                    : PromptTemplate.Parse(tpl.PromptAndResponse, special, true, p => Fail("template.promptAndResponse", p));
-                suffix ??= [];
-                break;
+                {
+                    string prefill = EscapeBraces(tpl.Prefill ?? "");
+                    promptOnly = PromptTemplate.Parse(tpl.PromptOnly + prefill, special, false, p => Fail("template.promptOnly", p));
+                    promptAndResponse = tpl.PromptAndResponse is null
+                        ? null
+                        : PromptTemplate.Parse(tpl.PromptAndResponse + prefill, special, true, p => Fail("template.promptAndResponse", p));
+                    suffix ??= [];
+                    break;
+                }
+
             default:
-                throw Fail("template.kind", $"is '{tpl.Kind}'; expected 'llama-guard-3-1b', 'llama-guard-3-8b' or 'custom'");
+                throw Fail("template.kind", $"is '{tpl.Kind}'; expected 'llama-guard-3-1b', 'llama-guard-3-8b', {string.Join(", ", FamilyTemplates.Kinds.Select(k => $"'{k}'"))} or 'custom'");
         }
 
         if (suffix.Any(id => id < 0))
@@ -305,9 +365,12 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         }
 
         long vocabularySize = special.Count == 0 ? baseVocabularySize : Math.Max(baseVocabularySize, special.Values.Max() + 1L);
-        var encoder = new PromptEncoder(tokenizer, regex, baseVocabularySize, manifest.MaxSequenceLength, promptOnly, promptAndResponse, [.. suffix], tpl.StripUserText, file)
+        bool nfc = (tok.Normalization ?? (tok.Preset == "qwen3" ? "nfc" : "none")) == "nfc";
+        var encoder = new PromptEncoder(tokenizer, regex, baseVocabularySize, manifest.MaxSequenceLength, promptOnly, promptAndResponse, [.. suffix], strip ?? true, file)
         {
             VocabularySize = vocabularySize,
+            Nfc = nfc,
+            SpecialTokens = special,
         };
         int fixedCost = Math.Max(encoder._fixedPromptOnly, encoder._fixedPromptAndResponse);
         if (fixedCost > manifest.MaxSequenceLength)
@@ -331,7 +394,9 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         string pattern = string.Equals(tok.Preset, "custom", StringComparison.Ordinal)
             ? tok.Pattern!
             : TokenizerPresets.TryGet(tok.Preset ?? "", out string presetPattern, out _) ? presetPattern : throw new ArgumentException("Unknown preset.", nameof(manifest));
-        byte[] bytes = tok.Builtin is { Length: > 0 } builtin
+        byte[] bytes = tok.Kind == "bpe"
+            ? ByteLevelBpeFile.Load(manifest.Resolve(tok.Path!), "reference", out _, out _)
+            : tok.Builtin is { Length: > 0 } builtin
             ? TiktokenFile.LoadBuiltin(builtin, "reference", out _)
             : TiktokenFile.Load(manifest.Resolve(tok.Path!), "reference", out _);
         using var stream = new MemoryStream(bytes, writable: false);
@@ -414,8 +479,38 @@ internal sealed partial class PromptEncoder : IPromptEncoder
     private string Prepare(string text)
     {
         string t = PythonText.ReplaceLoneSurrogates(text);
-        return _strip ? PythonText.Strip(t) : t;
+        t = _strip ? PythonText.Strip(t) : t;
+
+        // The tokenizer's normaliser (Qwen2/Qwen3: NFC) runs on each text run; template text around user text ends and
+        // starts with a starter (space, newline), so normalising the user text alone gives the same characters.
+        return Nfc && !t.IsNormalized(NormalizationForm.FormC) ? t.Normalize(NormalizationForm.FormC) : t;
     }
+
+    /// <summary>Gets a value indicating whether user text is NFC-normalised before tokenizing (the tokenizer's normaliser).</summary>
+    internal bool Nfc { get; private init; }
+
+    /// <summary>Gets the special tokens recognised in template text (and in verdict token strings), by string.</summary>
+    internal IReadOnlyDictionary<string, int> SpecialTokens { get; private init; } = new Dictionary<string, int>();
+
+    /// <summary>Encodes trusted text (a verdict token string) with the text tokenizer, normalised like user text but
+    /// never stripped; a string that is exactly a special token gives its id.</summary>
+    /// <param name="text">The text.</param>
+    /// <returns>The ids.</returns>
+    internal int[] EncodeTrusted(string text)
+    {
+        if (SpecialTokens.TryGetValue(text, out int special))
+        {
+            return [special];
+        }
+
+        string t = Nfc ? text.Normalize(NormalizationForm.FormC) : text;
+        var ids = new List<int>();
+        _tokenizer.BeginCall();
+        _tokenizer.EncodeAll(t, ids);
+        return [.. ids];
+    }
+
+    private static string EscapeBraces(string text) => text.Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal);
 
     /// <summary>Shortens user text until the rendered sequence fits.</summary>
     /// <param name="template">The template.</param>

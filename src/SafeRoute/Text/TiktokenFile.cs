@@ -115,7 +115,7 @@ internal static class TiktokenFile
         return output.ToArray();
     }
 
-    private static int Validate(byte[] bytes, string path, string describe)
+    internal static int Validate(byte[] bytes, string path, string describe)
     {
         var seenTokens = new HashSet<string>(StringComparer.Ordinal);
         var seenRanks = new HashSet<int>();

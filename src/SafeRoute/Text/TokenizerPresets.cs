@@ -39,6 +39,46 @@ internal static class TokenizerPresets
     /// <summary>Gets the Llama 3 (and cl100k_base) split pattern, matching supplementary-plane characters as code points.</summary>
     public static string Llama3Pattern => AstralPatterns.Llama3;
 
+    /// <summary>Gets the Qwen2 / Qwen3 split pattern (Llama 3's with single digits, <c>\p{N}</c> instead of
+    /// <c>\p{N}{1,3}</c>, as in Qwen3's <c>tokenizer.json</c>), matching supplementary-plane characters as code points.</summary>
+    public static string Qwen2Pattern => AstralPatterns.Qwen2;
+
+    /// <summary>
+    /// The 26 added tokens of Qwen3's tokenizer (<c>tokenizer.json</c> of Qwen/Qwen3-*, also Qwen3Guard), ids
+    /// 151643–151668 after the 151,643 byte-level BPE ranks. <c>&lt;think&gt;</c>, <c>&lt;/think&gt;</c> and the tool and
+    /// fill-in-the-middle markers are added but not "special" there; here, as every added token, they are recognised in
+    /// template text only, never in user text.
+    /// </summary>
+    public static IReadOnlyDictionary<string, int> Qwen3SpecialTokens { get; } = new Dictionary<string, int>(StringComparer.Ordinal)
+    {
+        ["<|endoftext|>"] = 151643,
+        ["<|im_start|>"] = 151644,
+        ["<|im_end|>"] = 151645,
+        ["<|object_ref_start|>"] = 151646,
+        ["<|object_ref_end|>"] = 151647,
+        ["<|box_start|>"] = 151648,
+        ["<|box_end|>"] = 151649,
+        ["<|quad_start|>"] = 151650,
+        ["<|quad_end|>"] = 151651,
+        ["<|vision_start|>"] = 151652,
+        ["<|vision_end|>"] = 151653,
+        ["<|vision_pad|>"] = 151654,
+        ["<|image_pad|>"] = 151655,
+        ["<|video_pad|>"] = 151656,
+        ["<tool_call>"] = 151657,
+        ["</tool_call>"] = 151658,
+        ["<|fim_prefix|>"] = 151659,
+        ["<|fim_middle|>"] = 151660,
+        ["<|fim_suffix|>"] = 151661,
+        ["<|fim_pad|>"] = 151662,
+        ["<|repo_name|>"] = 151663,
+        ["<|file_sep|>"] = 151664,
+        ["<tool_response>"] = 151665,
+        ["</tool_response>"] = 151666,
+        ["<think>"] = 151667,
+        ["</think>"] = 151668,
+    };
+
     /// <summary>Gets the GPT-2 / r50k_base split pattern, matching supplementary-plane characters as code points.</summary>
     public static string Gpt2Pattern => AstralPatterns.Gpt2;
 
@@ -84,6 +124,10 @@ internal static class TokenizerPresets
             case "llama3":
                 pattern = Llama3Pattern;
                 specialTokens = Llama3SpecialTokens;
+                return true;
+            case "qwen3":
+                pattern = Qwen2Pattern;
+                specialTokens = Qwen3SpecialTokens;
                 return true;
             case "gpt2" or "r50k":
                 pattern = Gpt2Pattern;
@@ -151,6 +195,16 @@ internal static class TokenizerPresets
 
         /// <summary>Gets the GPT-2 / r50k_base pattern.</summary>
         public static string Gpt2 => Built.Gpt2;
+
+        /// <summary>Gets the Qwen2 / Qwen3 pattern: Llama 3's with one digit per number piece.</summary>
+        public static string Qwen2 { get; } = OneDigit(Built.Llama3);
+
+        private static string OneDigit(string llama3)
+        {
+            // The number branch is the only "{1,3}" of the Llama 3 pattern.
+            int at = llama3.IndexOf("{1,3}", StringComparison.Ordinal);
+            return llama3.Remove(at, "{1,3}".Length);
+        }
 
         /// <summary>Gets the o200k_base pattern.</summary>
         public static string O200k => Built.O200k;

@@ -63,6 +63,37 @@ public sealed class CategoryTests
     }
 
     [Test]
+    public async Task PrefixAndTokensAsText_AreEncodedLikeTheIdForm()
+    {
+        // Issue 17: the category prefix and tokens as trusted text, encoded by the guard's tokenizer.
+        TestGuard model = TestGuardFactory.Create(_temp.Sub("text"), TestGuardOptions.Small);
+        Safetensors.Write(Path.Combine(model.Directory, "category_rows.safetensors"), [("category_rows", new[] { Names.Length, model.HiddenSize }, _rows)]);
+        GuardManifest manifest = TestGuardFactory.BuildManifest(model);
+        manifest.Categories = new CategoriesManifest
+        {
+            Names = Names,
+            Prefix = " unsafe " + TestGuard.BenignWords[1],
+            Tokens = [" attack", " weapon", " poison", " bomb"],
+            Rows = "category_rows.safetensors",
+        };
+        File.WriteAllText(model.ManifestPath, JsonSerializer.Serialize(manifest, GuardManifestJsonContext.Default.GuardManifest), new UTF8Encoding(false));
+        using OnnxSafetyGuard guard = OnnxSafetyGuard.Create(model.Directory);
+        SafetyVerdict verdict = await guard.EvaluateAsync(Unsafe);
+        int[] prefix = [TestGuard.TokenId(" unsafe"), TestGuard.TokenId(" " + TestGuard.BenignWords[1])];
+        int[] ids = [.. guard.Encoder.Encode(Unsafe).TokenIds, .. prefix];
+        double[] h = model.Reference.HiddenStates(ids, [.. Enumerable.Range(0, ids.Length).Select(i => (long)i)])[^1];
+        double[] z = [.. Enumerable.Range(0, Names.Length).Select(c => Enumerable.Range(0, h.Length).Sum(k => h[k] * _rows[(c * h.Length) + k]))];
+        double max = z.Max();
+        double[] expected = [.. z.Select(v => Math.Exp(v - max) / z.Sum(w => Math.Exp(w - max)))];
+        Assert.That(verdict.Categories!.Select(c => (double)c.Probability), Is.EqualTo(expected).Within(1e-5));
+
+        manifest.Categories.Tokens = [" attack weapon", " weapon", " poison", " bomb"];
+        File.WriteAllText(model.ManifestPath, JsonSerializer.Serialize(manifest, GuardManifestJsonContext.Default.GuardManifest), new UTF8Encoding(false));
+        var ex = Assert.Throws<SafeRouteException>(() => OnnxSafetyGuard.Create(model.Directory));
+        Assert.That(ex!.Message, Does.Contain("'categories.tokens'").And.Contain("attack weapon"));
+    }
+
+    [Test]
     public async Task UnsafeVerdict_CarriesCategories_FromOneExtraPass()
     {
         using OnnxSafetyGuard guard = OnnxSafetyGuard.Create(_model.Directory);
