@@ -40,10 +40,11 @@ guard) and answers sensibly on everyday text. For real moderation use a producti
 Both guards: the uncased BERT WordPiece vocabulary of all-MiniLM-L6-v2 (`vocab.txt`, 30,522 entries, tokenized by the
 library's exact Hugging Face WordPiece implementation), template `[CLS] prompt [SEP]` or `[CLS] prompt [SEP] response
 [SEP]` (token types 0/1), a 2-way head (safe, unsafe) over the mean of the last hidden states; outputs `logits` [B, 2]
-and `pooled_output` [B, H] (the router's input). Weight tensors are stored as float16 (Cast to float32 in the graph, so
-ONNX Runtime computes in float32 on CPU); p(unsafe) of the shipped graphs is within
-{max(small.get('fp16MaxAbsDiffDev') or 0, large.get('fp16MaxAbsDiffDev') or 0):.1e} of the float32 PyTorch models on dev where measured, and within 1e-3 on every dev row
-(checked by `ModelPrep check-classifier` and by the test suite).
+and `pooled_output` [B, H] (the router's input). Weight tensors of ≥ 4,096 elements are stored as float16 (Cast to
+float32 in the graph, so ONNX Runtime computes in float32 on CPU). Against the float32 PyTorch models on the dev split,
+p(unsafe) moves by at most {small['fp16MaxAbsDiffDev']:.1e} (small) and {large['fp16MaxAbsDiffDev']:.1e} (large), with
+{small['fp16VerdictFlipsDev']} and {large['fp16VerdictFlipsDev']} verdict flips{'' if max(small['fp16MaxAbsDiffDev'], large['fp16MaxAbsDiffDev']) <= 1e-3 else ' (issue 16 asks for 1e-3; the large guard is above it: keeping its last one or two layers in float32 did not bring it below, and float32 storage would not fit 64 MB)'}. The library reproduces the float16-rounded
+PyTorch models within 1e-4 on every dev row (`ModelPrep check-classifier` and `DefaultModelsReproductionTests`).
 
 ## Base model and licences
 

@@ -321,6 +321,11 @@ def main():
         _, _, p16 = predict(export_model, dev_rows)
         out["fp16MaxAbsDiffDev"] = float(np.abs(p16 - p32).max())
         out["fp16VerdictFlipsDev"] = int(((p16 > 0.5) != (p32 > 0.5)).sum())
+        # What the shipped graph computes (float16-rounded weights, float32 compute): the reference for ModelPrep
+        # check-classifier and the test fixture; the float32 numbers above stay the reference for the fp16 deviation.
+        with open(os.path.join(args.work, f"torch_dev_p16_{args.name}.tsv"), "w") as f:
+            for r, p in zip(dev_rows, p16):
+                f.write(f"{r['id']}\t{p:.8f}\n")
         log(f"fp16 storage: max |p16 - p32| on dev {out['fp16MaxAbsDiffDev']:.2e}, verdict flips {out['fp16VerdictFlipsDev']}")
     export_onnx(export_model, args.out, fp16=True)
     shutil.copyfile(os.path.join(args.base, "vocab.txt"), os.path.join(args.out, "vocab.txt"))

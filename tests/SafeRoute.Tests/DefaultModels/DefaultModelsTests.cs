@@ -100,13 +100,21 @@ public sealed class DefaultModelsTests
         double share = routed.GetProperty("largeShare").GetDouble();
         double routingF1 = routed.GetProperty("routing").GetProperty("f1").GetDouble();
         TestContext.Out.WriteLine($"dev F1 small {small:0.000} large {large:0.000} routed {routed.GetProperty("f1").GetDouble():0.000} share {share:P1} routing F1 {routingF1:0.000}");
-        Assert.That(small, Is.GreaterThan(0.625));
-        Assert.That(large, Is.GreaterThan(0.653));
-        Assert.That(small, Is.GreaterThan(dev.GetProperty("allUnsafeBaselineF1").GetDouble() + 0.1), "far above the all-unsafe baseline");
-        Assert.That(share, Is.LessThanOrEqualTo(0.20));
-        Assert.That(routingF1, Is.GreaterThan(0.30));
+        double gapClosed = (routed.GetProperty("f1").GetDouble() - small) / (large - small);
+        Assert.Multiple(() =>
+        {
+            // Issue 16 targets the shipped pair meets, asserted so that a retrained pair cannot silently fall below them.
+            Assert.That(small, Is.GreaterThanOrEqualTo(0.74), "small F1 >= 0.74");
+            Assert.That(large, Is.GreaterThan(small), "the large guard is better than the small one");
+            Assert.That(dev.GetProperty("large").GetProperty("auprc").GetDouble(), Is.GreaterThan(dev.GetProperty("small").GetProperty("auprc").GetDouble()));
+            Assert.That(small, Is.GreaterThan(dev.GetProperty("allUnsafeBaselineF1").GetDouble() + 0.1), "far above the all-unsafe baseline");
+            Assert.That(share, Is.LessThanOrEqualTo(0.30), "<= 30% of inputs sent to the large guard");
+            Assert.That(gapClosed, Is.GreaterThanOrEqualTo(0.70), "the router closes >= 70% of the small-to-large gap");
+            Assert.That(routingF1, Is.GreaterThan(0.30));
+        });
 
-        // Issue 3 also asks for large F1 >= small F1 + 0.03; the shipped pair misses it (+0.005), which the model card
-        // and the issue note state. It is deliberately not asserted here until a retrained large guard meets it.
+        // Issue 16 also asks for large F1 >= 0.82, AUPRC >= 0.91, large >= small + 0.06 and routing above entropy routing
+        // at the same share; the shipped pair misses those (0.803, 0.9095, +0.050, and below entropy), which the model
+        // card and the issue note state. They are not asserted here until a retrained pair meets them.
     }
 }
