@@ -83,7 +83,9 @@ step "CPU app published for linux-x64 (the README's advice)"
 [ -f "$work/publish/saferoute-models/default/MODEL_CARD.md" ] || fail "the model card is not beside the models in the published app"
 published=$(du -sb "$work/publish" | cut -f1)
 echo "  published app: $(mb "$published") MB"
-[ "$published" -le $((80 * 1000000)) ] || fail "the published app is $(mb "$published") MB (limit 80 MB)"
+# Limits: issue 13's budget for everything but the default models (80 MB app / 60 MB tool with the 13.6 MB v1 models:
+# 66.4 / 46.4 MB) plus issue 16's budget for the default models (64 MB, of which the v2 pair uses 54.6).
+[ "$published" -le $((130 * 1000000)) ] || fail "the published app is $(mb "$published") MB (limit 130 MB: 66 MB + 64 MB of default models)"
 (cd "$work/publish" && ./ConsumerCheck) || fail "the published app failed"
 (cd "$cpu" && dotnet publish -c Release -p:SafeRouteVersion="$version" -o "$work/publish-any" --nologo -v:q)
 echo "  for comparison, published without a runtime identifier: $(mb "$(du -sb "$work/publish-any" | cut -f1)") MB"
@@ -108,7 +110,7 @@ store="$work/tools/.store/saferoute.cli/$version"
 payload=$(du -sb --exclude='*.nupkg' "$store" | cut -f1)
 ondisk=$(du -sb "$work/tools" | cut -f1)
 echo "  tool installed: $(mb "$payload") MB of files (plus NuGet's copies of the package: $(mb "$ondisk") MB on disk)"
-[ "$payload" -le $((60 * 1000000)) ] || fail "the tool installs $(mb "$payload") MB of files (limit 60 MB)"
+[ "$payload" -le $((110 * 1000000)) ] || fail "the tool installs $(mb "$payload") MB of files (limit 110 MB: 46 MB + 64 MB of default models)"
 
 echo
 echo "consumer check: all passed"

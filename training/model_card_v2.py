@@ -128,6 +128,10 @@ flagged = false-positive rate; harmful: flagged = recall):
 - Trained on ~12k labelled rows: it learns the sources' notion of harm (incl. their label noise: PKU-SafeRLHF response
   pairs are near chance for every guard tried) and misses what they do not cover; see the probe rates above.
 - Not calibrated as a probability; the threshold is 0.5 on the 2-way softmax.
+- Issue 16's targets this pair does not meet yet: large F1 ≥ 0.82 (it has {m['large']['f1']:.3f}), large AUPRC ≥ 0.91
+  ({large['dev']['auprc']:.4f} in PyTorch), large ≥ small + 0.06 ({gap:+.3f}), routing above entropy routing at the same share
+  (see the bootstrap above), probe recall ≥ 90% on plainly harmful requests and ≤ 15% false positives on benign requests
+  that only sound dangerous (see the probe table).
 """
 open(os.path.join(out, "MODEL_CARD.md"), "w", encoding="utf-8").write(text)
 print("model card ->", os.path.join(out, "MODEL_CARD.md"))

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Rebuilds models/default from ../shared/datasets/train (or $DATA): split + tokenize (.NET, the library's encoder) →
+# The v1 default pair (issue 3: tiny GPT-2 decoder guards), superseded as the shipped default by training/train_v2.sh
+# (issue 16); kept to reproduce v1 (its small guard is the GPT-2 decoder test guard in tests/SafeRoute.Tests/TestModels).
+# Builds $OUT (default training/work/v1-default) from ../shared/datasets/train (or $DATA): split + tokenize (.NET, the library's encoder) →
 # train small and large guards (PyTorch) + ONNX export → verify (.NET vs PyTorch) → router features (.NET) →
 # router (PyTorch) → evaluation on the development split (.NET) → models/default/metrics.json.
 # Needs: .NET SDK, Debian's python3-torch python3-onnx python3-numpy (apt). Strongly recommended: an optimised BLAS,
@@ -10,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 DATA="${DATA:-$(cd .. && pwd)/shared/datasets/train}"
 WORK="${WORK:-training/work}"
-OUT="${OUT:-models/default}"
+OUT="${OUT:-training/work/v1-default}"
 PY="${PY:-/usr/bin/python3}"
 SEED="${SEED:-1234}"
 export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2
@@ -59,4 +61,4 @@ print("total size", m["sizesBytes"]["total"], "bytes")
 EOF
 "$PY" training/model_card.py "$OUT" "$WORK"
 echo "== test fixture (dev ids, token hashes, PyTorch p; no text)"
-"$PY" training/fingerprint.py "$OUT" "$WORK" tests/SafeRoute.Tests/DefaultModels/default-dev-fingerprint.tsv
+"$PY" training/fingerprint.py "$OUT" "$WORK" "$WORK/v1-dev-fingerprint.tsv"

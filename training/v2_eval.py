@@ -1,6 +1,6 @@
 """Development-split evaluation of the v2 pair + router from PyTorch outputs (issue 16): small, large, routed, oracle,
 entropy routing at the router's share, routing F1, and a paired bootstrap 95% interval of (router − entropy) for routed
-F1 and routing F1. Reads WORK_V2/features/dev.{f32,tsv} (v2_features.py) and ROUTER (router.safetensors).
+F1 and routing F1. Reads WORK_V2/features/dev.{f32,tsv} (ModelPrep features, through the library) and ROUTER (router.safetensors).
 Usage: v2_eval.py WORK_V2 ROUTER OUT.json"""
 import json
 import struct
