@@ -1,10 +1,12 @@
 using System.Text.Json;
+using SafeRoute.Cli;
 
 namespace SafeRoute.Tests.DefaultModels;
 
 /// <summary>
 /// The everyday-behaviour probe set (issue 16): models/probes/probes.jsonl, copied beside the tests as
-/// DefaultModels/probes.jsonl. Checks its schema and minimum counts only; prompts are never printed.
+/// DefaultModels/probes.jsonl. Checks its schema and minimum counts, and that the rates the model card quotes are what
+/// <c>saferoute probe</c> prints for the shipped default models; prompts are never printed.
 /// </summary>
 [TestFixture]
 public sealed class ProbeSetTests
@@ -12,6 +14,26 @@ public sealed class ProbeSetTests
     private static readonly string[] Categories = [.. Enumerable.Range(1, 14).Select(i => $"S{i}")];
 
     private static readonly Lazy<List<Probe>> Probes = new(Load);
+
+    [Test]
+    public async Task ModelCardProbeTable_IsWhatTheProbeCommandPrints_ForTheShippedModels()
+    {
+        string path = Path.Combine(TestContext.CurrentContext.TestDirectory, "DefaultModels", "probes.jsonl");
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int code = await CliApp.RunAsync(["probe", "--file", path], output, error, CancellationToken.None);
+        Assert.That(code, Is.Zero, error.ToString());
+
+        // MODEL_CARD.md (written by training/model_card_v2.py) quotes the command's table in the code block after the
+        // "Everyday-behaviour probe set" heading; the README quotes the same rates.
+        string card = File.ReadAllText(Path.Combine(DefaultGuardModels.Directory, "MODEL_CARD.md"));
+        int section = card.IndexOf("## Everyday-behaviour probe set", StringComparison.Ordinal);
+        Assert.That(section, Is.GreaterThan(0), "the model card has the probe section");
+        int start = card.IndexOf("```\n", section, StringComparison.Ordinal) + 4;
+        int end = card.IndexOf("\n```", start, StringComparison.Ordinal);
+        string quoted = card[start..end];
+        Assert.That(output.ToString().ReplaceLineEndings("\n").TrimEnd('\n'), Is.EqualTo(quoted));
+    }
 
     [Test]
     public void EveryRow_HasTheSchema()
