@@ -312,9 +312,13 @@ def main():
     # measures it in PyTorch (weights rounded to float16, float32 compute: what ONNX Runtime computes after folding the Casts).
     dev_rows = [r for r in all_rows if r["split"] == "dev"]
     p32 = np.load(os.path.join(args.work, f"v2_{args.name}_dev.npz"))["p"]
-    with open(os.path.join(args.work, f"torch_dev_p_{args.name}.tsv"), "w") as f:
-        for r, p in zip(dev_rows, p32):
-            f.write(f"{r['id']}\t{p:.8f}\n")
+
+    def write_p(file, p):
+        with open(os.path.join(args.work, file), "w") as f:
+            for r, v in zip(dev_rows, p):
+                f.write(f"{r['id']}\t{v:.8f}\n")
+
+    write_p(f"torch_dev_p_{args.name}.tsv", p32)
     export_model = model
     round_fp16_(export_model)
     if args.fp16_torch_check:
@@ -323,9 +327,7 @@ def main():
         out["fp16VerdictFlipsDev"] = int(((p16 > 0.5) != (p32 > 0.5)).sum())
         # What the shipped graph computes (float16-rounded weights, float32 compute): the reference for ModelPrep
         # check-classifier and the test fixture; the float32 numbers above stay the reference for the fp16 deviation.
-        with open(os.path.join(args.work, f"torch_dev_p16_{args.name}.tsv"), "w") as f:
-            for r, p in zip(dev_rows, p16):
-                f.write(f"{r['id']}\t{p:.8f}\n")
+        write_p(f"torch_dev_p16_{args.name}.tsv", p16)
         log(f"fp16 storage: max |p16 - p32| on dev {out['fp16MaxAbsDiffDev']:.2e}, verdict flips {out['fp16VerdictFlipsDev']}")
     export_onnx(export_model, args.out, fp16=True)
     shutil.copyfile(os.path.join(args.base, "vocab.txt"), os.path.join(args.out, "vocab.txt"))

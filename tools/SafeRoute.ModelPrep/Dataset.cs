@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace SafeRoute.ModelPrep;
 
@@ -98,6 +99,19 @@ internal static class Dataset
         return (result, duplicates, alpacaDropped);
     }
 
+    /// <summary>
+    /// The Alpaca instructions <see cref="Split"/> cut from the labelled data (all benign), in hash order, minus any whose
+    /// prompt is blank or whose normalised text equals a kept row's (or an earlier cut row's). Lazily enumerated.
+    /// </summary>
+    public static IEnumerable<DataRow> CutAlpacaRows(List<DataRow> all, List<(DataRow Row, string Split)> kept, int seed)
+    {
+        var keptText = new HashSet<string>(kept.Select(r => Normalise(r.Row.Prompt)), StringComparer.Ordinal);
+        var keptIds = new HashSet<string>(kept.Select(r => r.Row.Id), StringComparer.Ordinal);
+        return all.Where(r => r.Source == AlpacaSource && !keptIds.Contains(r.Id))
+            .OrderBy(r => HashKey(seed, r.Id)).ThenBy(r => r.Id, StringComparer.Ordinal)
+            .Where(r => !string.IsNullOrWhiteSpace(r.Prompt) && keptText.Add(Normalise(r.Prompt)));
+    }
+
     internal static string Normalise(string text)
     {
         var builder = new StringBuilder(text.Length);
@@ -129,6 +143,19 @@ internal sealed record IndexRow(string Id, string Source, int Label, string Spli
 internal static class WorkFiles
 {
     public static string RowsPath(string work) => Path.Combine(work, "rows.jsonl");
+
+    /// <summary>One line of a rows file (what <see cref="ReadIndex"/> reads): id, source, label, split, whether the row
+    /// has a response, whether it was truncated, and its token ids. No text.</summary>
+    public static JsonObject RowNode(DataRow row, string split, bool truncated, IEnumerable<int> ids) => new()
+    {
+        ["id"] = row.Id,
+        ["source"] = row.Source,
+        ["label"] = row.Label,
+        ["split"] = split,
+        ["resp"] = row.Response is not null,
+        ["trunc"] = truncated,
+        ["ids"] = new JsonArray([.. ids.Select(id => (JsonNode)id)]),
+    };
 
     public static string TemplateDirectory(string work) => Path.Combine(work, "template");
 

@@ -115,23 +115,11 @@ internal static class EvalCommand
         return pick;
     }
 
-    /// <summary>Adds the area under the precision-recall curve (average precision: the mean of the precision at each
-    /// unsafe row, rows ranked by p(unsafe) descending, ties in row order), the threshold-free ranking quality.</summary>
+    /// <summary>Adds the area under the precision-recall curve (average precision over p(unsafe), the same definition
+    /// as saferoute eval's report: <see cref="SafeRoute.Training.RoutingEvaluator.AveragePrecision"/>).</summary>
     private static JsonObject WithAuprc(JsonObject stats, GuardOutput[] outputs, bool[] label)
     {
-        int[] order = [.. Enumerable.Range(0, label.Length).OrderByDescending(i => outputs[i].UnsafeProbability).ThenBy(i => i)];
-        double sum = 0;
-        int hits = 0;
-        for (int k = 0; k < order.Length; k++)
-        {
-            if (label[order[k]])
-            {
-                hits++;
-                sum += hits / (double)(k + 1);
-            }
-        }
-
-        stats["auprc"] = Math.Round(hits == 0 ? 0 : sum / hits, 4);
+        stats["auprc"] = Math.Round(SafeRoute.Training.RoutingEvaluator.AveragePrecision([.. outputs.Select(o => o.UnsafeProbability)], label), 4);
         return stats;
     }
 

@@ -41,34 +41,17 @@ internal static class TokenizeCommand
                 EncodedPrompt encoded = encoder.Encode(new SafetyRequest(row.Prompt, row.Response));
                 truncated += encoded.Truncated ? 1 : 0;
                 lengths.Add(encoded.TokenIds.Length);
-                var node = new JsonObject
-                {
-                    ["id"] = row.Id,
-                    ["source"] = row.Source,
-                    ["label"] = row.Label,
-                    ["split"] = split,
-                    ["resp"] = row.Response is not null,
-                    ["trunc"] = encoded.Truncated,
-                    ["ids"] = new JsonArray([.. encoded.TokenIds.Select(id => (JsonNode)id)]),
-                };
-                writer.WriteLine(node.ToJsonString());
+                writer.WriteLine(WorkFiles.RowNode(row, split, encoded.Truncated, encoded.TokenIds).ToJsonString());
             }
         }
 
         // Unlabelled text for the large guard's language-model pre-training: the Alpaca rows cut from the labelled data
         // (all benign instructions), minus any whose normalised text equals a kept row. Ids only, never text, never labels.
-        var keptText = new HashSet<string>(rows.Select(r => Dataset.Normalise(r.Row.Prompt)), StringComparer.Ordinal);
-        var keptIds = new HashSet<string>(rows.Select(r => r.Row.Id), StringComparer.Ordinal);
         int lmRows = 0;
         using (var writer = new StreamWriter(Path.Combine(work, "lm_rows.jsonl")))
         {
-            foreach (DataRow row in all.Where(r => r.Source == Dataset.AlpacaSource && !keptIds.Contains(r.Id)).OrderBy(r => Dataset.HashKey(seed, r.Id)).ThenBy(r => r.Id, StringComparer.Ordinal))
+            foreach (DataRow row in Dataset.CutAlpacaRows(all, rows, seed))
             {
-                if (string.IsNullOrWhiteSpace(row.Prompt) || !keptText.Add(Dataset.Normalise(row.Prompt)))
-                {
-                    continue;
-                }
-
                 EncodedPrompt encoded = encoder.Encode(new SafetyRequest(row.Prompt, row.Response));
                 writer.WriteLine(new JsonObject { ["ids"] = new JsonArray([.. encoded.TokenIds.Select(id => (JsonNode)id)]) }.ToJsonString());
                 lmRows++;

@@ -93,12 +93,7 @@ internal static class WordPieceCommand
 
         // Benign extra rows for guard training only: the Alpaca instructions cut from the labelled split (hash order),
         // minus any whose normalised prompt equals a kept row's; split "extra", never router or dev.
-        var keptText = new HashSet<string>(rows.Select(r => Dataset.Normalise(r.Row.Prompt)), StringComparer.Ordinal);
-        var keptIds = new HashSet<string>(rows.Select(r => r.Row.Id), StringComparer.Ordinal);
-        var extra = all.Where(r => r.Source == Dataset.AlpacaSource && !keptIds.Contains(r.Id))
-            .OrderBy(r => Dataset.HashKey(seed, r.Id)).ThenBy(r => r.Id, StringComparer.Ordinal)
-            .Where(r => !string.IsNullOrWhiteSpace(r.Prompt) && keptText.Add(Dataset.Normalise(r.Prompt)))
-            .Select(r => (Row: r, Split: "extra"));
+        var extra = Dataset.CutAlpacaRows(all, rows, seed).Select(r => (Row: r, Split: "extra"));
 
         int truncated = 0, written = 0, extraRows = 0;
         long tokens = 0;
@@ -116,17 +111,8 @@ internal static class WordPieceCommand
                 }
 
                 tokens += ids.Length;
-                var node = new JsonObject
-                {
-                    ["id"] = row.Id,
-                    ["source"] = row.Source,
-                    ["label"] = row.Label,
-                    ["split"] = split,
-                    ["resp"] = row.Response is not null,
-                    ["trunc"] = trunc,
-                    ["ids"] = new JsonArray([.. ids.Select(id => (JsonNode)id)]),
-                    ["tt"] = new JsonArray([.. types.Select(t => (JsonNode)t)]),
-                };
+                JsonObject node = WorkFiles.RowNode(row, split, trunc, ids);
+                node["tt"] = new JsonArray([.. types.Select(t => (JsonNode)t)]);
                 writer.WriteLine(node.ToJsonString());
                 written++;
             }
