@@ -85,7 +85,9 @@ internal static class EvalCommand
         var sizes = new JsonObject();
         foreach (string file in Directory.GetFiles(modelsRoot, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
-            if (Path.GetFileName(file) == "metrics.json")
+            // metrics.json (this file) and MODEL_CARD.md (written from it afterwards) describe the models: their sizes
+            // would always be the previous run's.
+            if (Path.GetFileName(file) is "metrics.json" or "MODEL_CARD.md")
             {
                 continue;
             }
