@@ -121,8 +121,8 @@ internal sealed class Augmentation
 
         List<SafetyExample> paraphrases = [.. SafetyDataset.Read(file)];
         using OnnxSafetyGuard small = Models.LoadSmall(parse);
-        using OnnxSafetyGuard large = Models.LoadLarge(parse);
-        using FeatureCache cache = FeatureCache.Open(cachePath, small, large);
+        using LargeGuard large = Models.LoadLarge(parse);
+        using FeatureCache cache = large.OpenCache(cachePath, small);
         int missing = paraphrases.Count(p => !cache.Contains(p.Id));
         await console.RunWithProgressAsync("relabelling paraphrases", missing, report =>
             cache.Add(paraphrases, 32, new InlineProgress<FeatureCacheProgress>(p => report(p.Added)), ct)).ConfigureAwait(false);

@@ -45,8 +45,8 @@ internal static class CacheCommand
             }
 
             using OnnxSafetyGuard small = models.LoadSmall(parse);
-            using OnnxSafetyGuard large = models.LoadLarge(parse);
-            using FeatureCache featureCache = FeatureCache.Open(cachePath, small, large);
+            using LargeGuard large = models.LoadLarge(parse);
+            using FeatureCache featureCache = large.OpenCache(cachePath, small);
             if (featureCache.RecoveredTornRecord)
             {
                 await console.Error.WriteLineAsync("note: dropped a torn last record left by an interrupted write.").ConfigureAwait(false);

@@ -99,7 +99,7 @@ internal static class ClassifyCommand
 
             ISafetyRouter routerInstance = models.LoadRouter(parse, parse.GetValue(router));
             OnnxSafetyGuard small = models.LoadSmall(parse);
-            OnnxSafetyGuard large;
+            LargeGuard large;
             try
             {
                 large = models.LoadLarge(parse);
@@ -110,7 +110,9 @@ internal static class ClassifyCommand
                 throw;
             }
 
-            using var guard = new RoutedSafetyGuard(small, large, routerInstance, new RoutedSafetyGuardOptions { Threshold = parse.GetValue(threshold), OwnsGuards = true });
+            using OnnxSafetyGuard ownedSmall = small;
+            using LargeGuard ownedLarge = large;
+            using var guard = new RoutedSafetyGuard(small, large.Guard, routerInstance, new RoutedSafetyGuardOptions { Threshold = parse.GetValue(threshold) });
             bool anyUnsafe = false;
             foreach ((string name, SafetyRequest request) in requests)
             {

@@ -74,7 +74,8 @@ internal static class CliApp
                 await console.Error.WriteLineAsync($"Run '{CommandPath(parse)} --help' for usage.").ConfigureAwait(false);
                 return ExitCodes.Usage;
             }
-            catch (Exception ex) when (ex is DatasetFormatException or SafeRouteException or IOException or UnauthorizedAccessException or JsonException or InvalidDataException)
+            catch (Exception ex) when (ex is DatasetFormatException or SafeRouteException or IOException or UnauthorizedAccessException or JsonException or InvalidDataException
+                or HttpRequestException or TimeoutException)
             {
                 await console.Error.WriteLineAsync($"error: {ex.Message}").ConfigureAwait(false);
                 return ExitCodes.DataOrModel;

@@ -323,7 +323,7 @@ internal static class EvalCommand
                     ? string.Create(c, $"Latency per input as given: small {sm:0.###} ms, large {lm:0.###} ms; a method's latency is small + share × large (Large: large alone).")
                     : string.Create(c, $"Latency per input measured here: median of {latencyRows} rows of this data, one at a time, after a warm-up: small {sm:0.###} ms, large {lm:0.###} ms ({lm / sm:0.0}×); a method's latency is small + share × large (Large: large alone). The router's own cost is not included.")
                 : "No latency (models not loaded and none given).",
-            o.SmallFlops is not null ? "FLOPs: 2 × parameters per token, parameters estimated from the ONNX files' float32 size." : "No FLOPs estimate (models not loaded).",
+            o.SmallFlops is not null ? "FLOPs: 2 × parameters per token, parameters estimated from the ONNX files' float32 size." : "No FLOPs estimate (models not loaded, or the large guard is a served model).",
         };
         if (o.Temperature is float tau && report.Methods.FirstOrDefault(m => m.Method == RoutingMethod.TemperatureScaling) is { } ts)
         {
@@ -406,19 +406,19 @@ internal static class EvalCommand
     private static async Task MeasureAsync(CliConsole console, ParseResult parse, ModelArguments models, string cachePath, List<SafetyExample> rows, int count, RoutingEvaluationOptions options, CancellationToken ct)
     {
         string smallDir = models.SmallPath(parse);
-        string largeDir = models.LargePath(parse);
+        using LargeGuard large = models.LoadLarge(parse);
         using (FeatureCache featureCache = FeatureCache.OpenRead(cachePath))
         {
-            if (!featureCache.SmallModel.Equals(GuardModelIdentity.FromModelDirectory(smallDir)) || !featureCache.LargeModel.Equals(GuardModelIdentity.FromModelDirectory(largeDir)))
+            if (!featureCache.SmallModel.Equals(GuardModelIdentity.FromModelDirectory(smallDir)) || !featureCache.LargeModel.Equals(large.Identity))
             {
-                throw new SafeRouteException($"The cache '{cachePath}' was built with other models (small {featureCache.SmallModel}, large {featureCache.LargeModel}); pass the same --models/--small/--large, or --no-models.");
+                throw new SafeRouteException($"The cache '{cachePath}' was built with other models (small {featureCache.SmallModel}, large {featureCache.LargeModel}); pass the same --models/--small/--large/--large-endpoint, or --no-models.");
             }
         }
 
-        options.SmallFlops = GuardCostEstimate.FlopsPerToken(smallDir);
-        options.LargeFlops = GuardCostEstimate.FlopsPerToken(largeDir);
+        // A served large model has no local ONNX file to estimate FLOPs from: the report then gives latencies only.
+        options.SmallFlops = large.Folder is null ? null : GuardCostEstimate.FlopsPerToken(smallDir);
+        options.LargeFlops = large.Folder is null ? null : GuardCostEstimate.FlopsPerToken(large.Folder);
         using OnnxSafetyGuard small = models.LoadSmall(parse);
-        using OnnxSafetyGuard large = models.LoadLarge(parse);
         options.ContentFreeUnsafeProbability = RoutingEvaluator.MeasureContentFree(small);
         if (options.SmallLatencyMs is not null)
         {
@@ -439,7 +439,7 @@ internal static class EvalCommand
                 _ = small.EvaluateAsync(sample[i], ct).AsTask().GetAwaiter().GetResult();
                 timesSmall[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 t0 = Stopwatch.GetTimestamp();
-                _ = large.EvaluateAsync(sample[i], ct).AsTask().GetAwaiter().GetResult();
+                _ = large.Guard.EvaluateAsync(sample[i], ct).AsTask().GetAwaiter().GetResult();
                 timesLarge[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 report(2 * (i + 1));
             }

@@ -24,12 +24,44 @@ internal sealed class ModelArguments
         HelpName = "dir",
     };
 
+    public Option<string?> LargeEndpoint { get; } = new("--large-endpoint")
+    {
+        Description = "The large guard is a model served over the OpenAI-compatible completions API at this base address (vLLM, TGI, llama.cpp server, the SafeRoute.GuardServer sample), instead of a model folder; needs --large-model.",
+        HelpName = "url",
+    };
+
+    public Option<string?> LargeModel { get; } = new("--large-model")
+    {
+        Description = "The served model name of --large-endpoint (vLLM: --served-model-name).",
+        HelpName = "name",
+    };
+
+    public Option<string> LargeFamily { get; } = new("--large-family")
+    {
+        Description = "The prompt family the served large model speaks: llama-guard-3-8b (the default) or llama-guard-3-1b.",
+        HelpName = "family",
+        DefaultValueFactory = _ => "llama-guard-3-8b",
+    };
+
+    public Option<string?> LargeApiKeyEnv { get; } = new("--large-api-key-env")
+    {
+        Description = "The name of an environment variable that holds the API key of --large-endpoint (sent as a bearer token; never put a key on the command line).",
+        HelpName = "var",
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Models);
         command.Options.Add(Small);
         command.Options.Add(Large);
+        command.Options.Add(LargeEndpoint);
+        command.Options.Add(LargeModel);
+        command.Options.Add(LargeFamily);
+        command.Options.Add(LargeApiKeyEnv);
     }
+
+    /// <summary>Gets whether the large guard is a served model (--large-endpoint).</summary>
+    public bool LargeIsRemote(ParseResult parse) => parse.GetValue(LargeEndpoint) is not null;
 
     // Paths on the command line are relative to the current directory; the library would resolve a relative path
     // against the app's base directory, so every path is made full here.
@@ -89,7 +121,60 @@ internal sealed class ModelArguments
 
     public OnnxSafetyGuard LoadSmall(ParseResult parse) => OnnxSafetyGuard.Create(SmallPath(parse), tier: GuardTier.Small);
 
-    public OnnxSafetyGuard LoadLarge(ParseResult parse) => OnnxSafetyGuard.Create(LargePath(parse), tier: GuardTier.Large);
+    /// <summary>The large guard: the --large (or --models) folder, or the model served at --large-endpoint.</summary>
+    public LargeGuard LoadLarge(ParseResult parse)
+    {
+        if (parse.GetValue(LargeEndpoint) is not { } endpointText)
+        {
+            foreach (Option option in new Option[] { LargeModel, LargeApiKeyEnv })
+            {
+                if (parse.GetResult(option) is not null)
+                {
+                    throw new UsageException($"{option.Name} needs --large-endpoint.");
+                }
+            }
+
+            return LargeGuard.Local(LargePath(parse));
+        }
+
+        if (parse.GetValue(Large) is not null)
+        {
+            throw new UsageException("give either --large (a model folder) or --large-endpoint (a served model), not both.");
+        }
+
+        if (!Uri.TryCreate(endpointText, UriKind.Absolute, out Uri? endpoint) || (endpoint.Scheme != Uri.UriSchemeHttp && endpoint.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new UsageException($"--large-endpoint must be an absolute http(s) address such as http://vllm:8000/ (got '{endpointText}').");
+        }
+
+        string model = parse.GetValue(LargeModel) is { Length: > 0 } m && !string.IsNullOrWhiteSpace(m)
+            ? m
+            : throw new UsageException("--large-endpoint needs --large-model (the served model name).");
+        string family = parse.GetValue(LargeFamily)!;
+        bool is8B = family switch
+        {
+            "llama-guard-3-8b" => true,
+            "llama-guard-3-1b" => false,
+            _ => throw new UsageException($"--large-family '{family}' is not known; use llama-guard-3-8b or llama-guard-3-1b."),
+        };
+        string? apiKey = null;
+        if (parse.GetValue(LargeApiKeyEnv) is { } variable)
+        {
+            apiKey = Environment.GetEnvironmentVariable(variable) is { Length: > 0 } key
+                ? key
+                : throw new UsageException($"--large-api-key-env names '{variable}', which is not set or empty.");
+        }
+
+        return LargeGuard.Remote(
+            o =>
+            {
+                o.Endpoint = endpoint;
+                o.Model = model;
+                o.Is8B = is8B;
+                o.ApiKey = apiKey;
+            },
+            $"family={family}");
+    }
 
     private static string CheckFolder(string path, string option)
     {

@@ -34,11 +34,11 @@ internal static class ProbeCommand
             List<(string Kind, SafetyRequest Request)> rows = Read(parse.GetValue(file)!);
             ISafetyRouter routerInstance = models.LoadRouter(parse, parse.GetValue(router));
             using OnnxSafetyGuard small = models.LoadSmall(parse);
-            using OnnxSafetyGuard large = models.LoadLarge(parse);
-            using var routed = new RoutedSafetyGuard(small, large, routerInstance, new RoutedSafetyGuardOptions { Threshold = parse.GetValue(threshold) });
+            using LargeGuard large = models.LoadLarge(parse);
+            using var routed = new RoutedSafetyGuard(small, large.Guard, routerInstance, new RoutedSafetyGuardOptions { Threshold = parse.GetValue(threshold) });
             SafetyRequest[] requests = [.. rows.Select(r => r.Request)];
             IReadOnlyList<SafetyVerdict> s = await small.EvaluateBatchAsync(requests, ct).ConfigureAwait(false);
-            IReadOnlyList<SafetyVerdict> l = await large.EvaluateBatchAsync(requests, ct).ConfigureAwait(false);
+            IReadOnlyList<SafetyVerdict> l = await large.Guard.EvaluateBatchAsync(requests, ct).ConfigureAwait(false);
             IReadOnlyList<SafetyVerdict> r = await routed.EvaluateBatchAsync(requests, ct).ConfigureAwait(false);
             await console.Out.WriteLineAsync("kind               rows   flagged: small    large   routed   (routed to large)").ConfigureAwait(false);
             foreach (string kind in rows.Select(x => x.Kind).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))

@@ -40,13 +40,13 @@ public sealed class FeatureCache : IDisposable
 
     private readonly FileStream _stream;
     private readonly OnnxSafetyGuard? _small;
-    private readonly OnnxSafetyGuard? _large;
+    private readonly ISafetyGuard? _large;
     private readonly Dictionary<UInt128, long> _index = [];
     private readonly long _headerLength;
     private readonly int _recordBytes;
     private bool _disposed;
 
-    private FeatureCache(string path, FileStream stream, OnnxSafetyGuard? small, OnnxSafetyGuard? large, GuardModelIdentity smallId, GuardModelIdentity largeId, int hiddenSize, long headerLength)
+    private FeatureCache(string path, FileStream stream, OnnxSafetyGuard? small, ISafetyGuard? large, GuardModelIdentity smallId, GuardModelIdentity largeId, int hiddenSize, long headerLength)
     {
         Path = path;
         _stream = stream;
@@ -92,16 +92,44 @@ public sealed class FeatureCache : IDisposable
     /// </exception>
     public static FeatureCache Open(string path, OnnxSafetyGuard small, OnnxSafetyGuard large)
     {
+        ArgumentNullException.ThrowIfNull(large);
+        return Open(path, small, large, GuardModelIdentity.FromModelDirectory(large.ModelDirectory));
+    }
+
+    /// <summary>
+    /// Opens a cache for writing with a large guard of any kind, such as a model served remotely (<c>SafeRoute.Remote</c>)
+    /// or a guard of another family than the small one, creating the file when it is missing or empty and resuming it otherwise.
+    /// </summary>
+    /// <param name="path">The cache file.</param>
+    /// <param name="small">The small guard; it must expose a hidden state. Not disposed by the cache.</param>
+    /// <param name="large">The large guard. An <see cref="OnnxSafetyGuard"/> gives its two verdict logits as they are; any other
+    /// guard gives <see cref="SafetyVerdict.UnsafeProbability"/>, stored as the logits (0, logit(p)) with p clamped to
+    /// [1e-7, 1 − 1e-7], which read back as p to float precision. Not disposed by the cache.</param>
+    /// <param name="largeIdentity">What the file records as the large guard (for a served model,
+    /// <see cref="GuardModelIdentity.FromDescription"/>); reopening with another identity fails.</param>
+    /// <returns>The open cache. Dispose it to close the file.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="ArgumentNullException">A guard or the identity is null.</exception>
+    /// <exception cref="SafeRouteException">
+    /// The small guard exposes no hidden state, the file was built with other models (identity mismatch) or another
+    /// hidden size, or the file is corrupt.
+    /// </exception>
+    /// <remarks>A batch the large guard answers with a degraded verdict (<see cref="SafetyVerdict.IsDegraded"/>), a verdict
+    /// of another guard's tier that stands in for it, or fails on, is not written: <see cref="Add"/> throws and the rows
+    /// before it stay in the file, so a later run resumes there.</remarks>
+    public static FeatureCache Open(string path, OnnxSafetyGuard small, ISafetyGuard large, GuardModelIdentity largeIdentity)
+    {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(small);
         ArgumentNullException.ThrowIfNull(large);
+        ArgumentNullException.ThrowIfNull(largeIdentity);
         if (small.FeatureSize is not { } hidden)
         {
             throw new SafeRouteException($"The small guard '{small.Name}' exposes no hidden state ('hiddenStateOutput'), so it cannot feed a router cache.");
         }
 
         GuardModelIdentity smallId = GuardModelIdentity.FromModelDirectory(small.ModelDirectory);
-        GuardModelIdentity largeId = GuardModelIdentity.FromModelDirectory(large.ModelDirectory);
+        GuardModelIdentity largeId = largeIdentity;
         string full = System.IO.Path.GetFullPath(path);
         var stream = new FileStream(full, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 1 << 16);
         try
@@ -307,6 +335,39 @@ public sealed class FeatureCache : IDisposable
         _stream.Dispose();
     }
 
+    /// <summary>The large guard's two logits per row: an ONNX guard's own, any other guard's verdict probability as (0, logit(p)).</summary>
+    private IReadOnlyList<GuardScore> ScoreLarge(SafetyRequest[] requests, CancellationToken cancellationToken)
+    {
+        if (_large is OnnxSafetyGuard onnx)
+        {
+            return onnx.ScoreBatchAsync(requests, includeFeatures: false, cancellationToken).AsTask().GetAwaiter().GetResult();
+        }
+
+        // Another kind of guard (a served model): its verdicts, awaited here; the CLI and tests call Add without a
+        // synchronization context, so blocking cannot deadlock.
+        IReadOnlyList<SafetyVerdict> verdicts = _large!.EvaluateBatchAsync(requests, cancellationToken).AsTask().GetAwaiter().GetResult();
+        if (verdicts is null || verdicts.Count != requests.Length)
+        {
+            throw new SafeRouteException(string.Create(CultureInfo.InvariantCulture, $"The large guard answered {verdicts?.Count ?? 0} verdicts for {requests.Length} rows; nothing of this batch was written to '{Path}'."));
+        }
+
+        var scores = new GuardScore[requests.Length];
+        for (int i = 0; i < scores.Length; i++)
+        {
+            SafetyVerdict v = verdicts[i] ?? throw new SafeRouteException($"The large guard answered a null verdict; nothing of this batch was written to '{Path}'.");
+            if (v.IsDegraded || v.DecidedBy != GuardTier.Large || !float.IsFinite(v.UnsafeProbability) || v.UnsafeProbability is < 0f or > 1f)
+            {
+                throw new SafeRouteException(string.Create(CultureInfo.InvariantCulture,
+                    $"The large guard's verdict for a row is not a large-guard verdict (degraded {v.IsDegraded}, decided by {v.DecidedBy}, p {v.UnsafeProbability}); a router cache holds real large-guard verdicts only, so nothing of this batch was written to '{Path}'."));
+            }
+
+            double p = Math.Clamp(v.UnsafeProbability, 1e-7, 1 - 1e-7);
+            scores[i] = new GuardScore(0f, (float)Math.Log(p / (1 - p)), wasTruncated: v.WasTruncated);
+        }
+
+        return scores;
+    }
+
     private int WriteBatch(List<SafetyExample> batch, CancellationToken cancellationToken)
     {
         var requests = new SafetyRequest[batch.Count];
@@ -317,7 +378,7 @@ public sealed class FeatureCache : IDisposable
 
         // The ONNX guards score a batch synchronously on the calling thread; the tasks are complete when they return.
         IReadOnlyList<GuardScore> small = _small!.ScoreBatchAsync(requests, includeFeatures: true, cancellationToken).AsTask().GetAwaiter().GetResult();
-        IReadOnlyList<GuardScore> large = _large!.ScoreBatchAsync(requests, includeFeatures: false, cancellationToken).AsTask().GetAwaiter().GetResult();
+        IReadOnlyList<GuardScore> large = ScoreLarge(requests, cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
 
         // From here on nothing observes the token: the batch is written whole.

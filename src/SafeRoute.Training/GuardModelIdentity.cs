@@ -51,6 +51,24 @@ public sealed class GuardModelIdentity : IEquatable<GuardModelIdentity>
         return new GuardModelIdentity(name, HashFile(onnx), HashFile(folder.ManifestPath));
     }
 
+    /// <summary>
+    /// Computes the identity of a guard that is not a local model folder, such as a model served by vLLM behind
+    /// <c>SafeRoute.Remote</c>'s remote guard: both hashes are the SHA-256 of <paramref name="description"/> (UTF-8), so two
+    /// identities match when their descriptions are equal, character for character.
+    /// </summary>
+    /// <param name="name">A short name for messages, for example the served model's name.</param>
+    /// <param name="description">Everything that changes the guard's answers: for a served model, at least the
+    /// endpoint, the served model name and the prompt family. A cache built with one description refuses another.</param>
+    /// <returns>The identity.</returns>
+    /// <exception cref="ArgumentException"><paramref name="name"/> or <paramref name="description"/> is null or white space.</exception>
+    public static GuardModelIdentity FromDescription(string name, string description)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(description);
+        string hash = Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("guard-description\n" + description))).ToLowerInvariant();
+        return new GuardModelIdentity(name, hash, hash);
+    }
+
     /// <inheritdoc/>
     public bool Equals(GuardModelIdentity? other) =>
         other is not null && string.Equals(OnnxSha256, other.OnnxSha256, StringComparison.Ordinal) && string.Equals(ManifestSha256, other.ManifestSha256, StringComparison.Ordinal);

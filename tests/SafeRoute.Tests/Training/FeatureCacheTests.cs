@@ -45,6 +45,53 @@ public sealed class FeatureCacheTests
     }
 
     [Test]
+    public void Open_AnyLargeGuard_StoresItsVerdictProbability_AndChecksTheGivenIdentity()
+    {
+        // A guard that is not an OnnxSafetyGuard: a routed guard that sends every input to the large tier (ε = 0).
+        using var routed = new SafeRoute.RoutedSafetyGuard(_small, _large, new SafeRoute.Routing.EntropyRouter(), new SafeRoute.RoutedSafetyGuardOptions { Threshold = 0f });
+        GuardModelIdentity identity = GuardModelIdentity.FromDescription("served", "remote completions\nuri=http://guard:8000/v1/completions\nmodel=served");
+        string anyPath = NewPath();
+        using (FeatureCache cache = FeatureCache.Open(anyPath, _small, routed, identity))
+        {
+            Assert.That(cache.Add(_rows, BatchSize), Is.EqualTo(_rows.Count));
+        }
+
+        using FeatureCache any = FeatureCache.OpenRead(anyPath);
+        using FeatureCache onnx = FeatureCache.OpenRead(BuildFull());
+        FeatureSet a = any.Load(_rows);
+        FeatureSet b = onnx.Load(_rows);
+        Assert.Multiple(() =>
+        {
+            Assert.That(any.LargeModel, Is.EqualTo(identity));
+            Assert.That(any.LargeModel, Is.Not.EqualTo(GuardModelIdentity.FromDescription("served", "remote completions\nuri=http://other:8000/v1/completions\nmodel=served")));
+            for (int i = 0; i < _rows.Count; i++)
+            {
+                Assert.That(a.LargeUnsafeProbabilities[i], Is.EqualTo(b.LargeUnsafeProbabilities[i]).Within(1e-6), $"row {i}");
+                Assert.That(a.HardLabels[i], Is.EqualTo(b.HardLabels[i]), $"row {i}");
+            }
+        });
+        Assert.That(() => FeatureCache.Open(anyPath, _small, _large), Throws.InstanceOf<SafeRouteException>().With.Message.Contains("other models"));
+    }
+
+    [Test]
+    public void Add_LargeGuardAnswersWithAnotherTiersVerdicts_Throws_AndWritesNothingOfThatBatch()
+    {
+        // ε = 1 routes nothing: the "large" guard answers with the small tier's verdicts, which a cache must not store as
+        // large-guard verdicts.
+        using var routed = new SafeRoute.RoutedSafetyGuard(_small, _large, new SafeRoute.Routing.EntropyRouter(), new SafeRoute.RoutedSafetyGuardOptions { Threshold = 1f });
+        string path = NewPath();
+        using FeatureCache cache = FeatureCache.Open(path, _small, routed, GuardModelIdentity.FromDescription("routed", "never routes"));
+
+        Assert.That(() => cache.Add(_rows, BatchSize), Throws.InstanceOf<SafeRouteException>().With.Message.Contains("not a large-guard verdict"));
+        Assert.That(cache.Count, Is.Zero);
+    }
+
+    [TestCase("", "d")]
+    [TestCase("n", " ")]
+    public void FromDescription_BlankNameOrDescription_Throws(string name, string description) =>
+        Assert.That(() => GuardModelIdentity.FromDescription(name, description), Throws.ArgumentException);
+
+    [Test]
     public void Add_ComputesEachRowOnce_AndLoadGivesKnownHardLabels()
     {
         string path = NewPath();
