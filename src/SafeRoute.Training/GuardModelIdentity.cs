@@ -53,7 +53,7 @@ public sealed class GuardModelIdentity : IEquatable<GuardModelIdentity>
 
     /// <summary>
     /// Computes the identity of a guard that is not a local model folder, such as a model served by vLLM behind
-    /// <c>SafeRoute.Remote</c>'s remote guard: both hashes are the SHA-256 of <paramref name="description"/> (UTF-8), so two
+    /// <c>SafeRoute.Remote</c>'s remote guard: both hashes are one SHA-256 of <paramref name="description"/> (UTF-8, after a fixed tag), so two
     /// identities match when their descriptions are equal, character for character.
     /// </summary>
     /// <param name="name">A short name for messages, for example the served model's name.</param>
