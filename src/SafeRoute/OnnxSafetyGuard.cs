@@ -12,9 +12,11 @@ namespace SafeRoute;
 /// <summary>
 /// A guard model run with ONNX Runtime from a model folder (<c>saferoute.json</c>, the ONNX graph, the tokenizer and,
 /// usually, the lm_head rows of the verdict tokens). Works with Llama Guard 3 1B/8B exports, Qwen3Guard-Gen and
-/// WildGuard-style prefill guards, and any graph that follows the same contract. p(unsafe) is the softmax over the two
-/// verdict logits at the last position (or, for a family with several verdict tokens, the normalised softmax mass of its
-/// unsafe tokens); the same forward pass yields the last-token hidden state that a router reads.
+/// WildGuard-style prefill guards, ShieldGemma and Granite Guardian (one pass per policy), and any graph that follows the
+/// same contract. p(unsafe) is the softmax over the two verdict logits at the last position (or, for a family with several
+/// verdict tokens, the normalised softmax mass of its unsafe tokens; for a per-policy family, the largest p(violation)
+/// over its policies); the same forward pass yields the last-token hidden state that a router reads (per-policy: the mean
+/// over the policy passes).
 /// </summary>
 /// <remarks>
 /// Safe for concurrent use: one ONNX Runtime session serves all callers. Safe to dispose while calls are in flight
@@ -514,6 +516,12 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         if (wantFeatures && !HasFeatures)
         {
             throw new InvalidOperationException($"Guard model '{Name}' exposes no hidden-state output ('hiddenStateOutput' in its manifest), so a feature router cannot read it.");
+        }
+
+        if (_policies is not null)
+        {
+            // One row per policy: the per-policy path (contextual calibration's content-free input, too).
+            return Forward([encoded], wantFeatures, cancellationToken)[0];
         }
 
         GuardOutput output = default;

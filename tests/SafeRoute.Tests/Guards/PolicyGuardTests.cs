@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using SafeRoute.Onnx;
 using SafeRoute.Routing;
 using SafeRoute.Tests.TestModels;
 using SafeRoute.Text;
@@ -214,6 +215,32 @@ public sealed class PolicyGuardTests
         AssertEqualsReference(verdict.UnsafeProbability, verdict.Categories, c);
         Assert.That(verdict.IsUnsafe, Is.EqualTo(c.P > 0.5));
         Assert.That(verdict.Categories!.Select(k => k.Name), Is.EqualTo(new[] { "dangerous_content", "harassment", "hate_speech", "sexually_explicit" }));
+    }
+
+    [Test]
+    public async Task EvaluateAsync_MicroBatched_EqualsPyTorch()
+    {
+        var options = new GuardModelOptions { MicroBatching = { Enabled = true, MaxWait = TimeSpan.FromMilliseconds(20) } };
+        using var guard = OnnxSafetyGuard.Create(WriteFolder(_temp.Sub("m")), options);
+        List<ReferenceCase> cases = Cases(ShieldGemma);
+        SafetyVerdict[] verdicts = await Task.WhenAll(cases.Select(c => guard.EvaluateAsync(Request(c)).AsTask()));
+        for (int i = 0; i < cases.Count; i++)
+        {
+            AssertEqualsReference(verdicts[i].UnsafeProbability, verdicts[i].Categories, cases[i]);
+        }
+    }
+
+    [Test]
+    public void ForwardRaw_ContentFreeInput_RunsEveryPolicy()
+    {
+        // Contextual calibration reads the small guard on " ": a per-policy guard answers with all its policies.
+        using var guard = OnnxSafetyGuard.Create(WriteFolder(_temp.Sub("m"), Granite));
+        var runs = new List<int>();
+        guard.RunObserver = runs.Add;
+        GuardOutput output = guard.ForwardRaw(ContextualCalibrationRouter.ContentFreeInput, null, CancellationToken.None);
+        Assert.That(runs, Is.EqualTo(new[] { 7 }));
+        Assert.That(output.Categories, Has.Count.EqualTo(7));
+        Assert.That(output.UnsafeProbability, Is.EqualTo(output.Categories!.Max(k => k.Probability)).Within(1e-6));
     }
 
     [Test]
