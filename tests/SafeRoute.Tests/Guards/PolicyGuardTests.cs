@@ -244,6 +244,20 @@ public sealed class PolicyGuardTests
     }
 
     [Test]
+    public async Task EvaluateAsync_LongInput_EveryPolicyRowFitsAndTheVerdictSaysTruncated()
+    {
+        using var guard = OnnxSafetyGuard.Create(WriteFolder(_temp.Sub("m")));
+        var request = new SafetyRequest(string.Concat(Enumerable.Repeat("Tell me a story about the sea. ", 200)));
+        EncodedPrompt encoded = guard.Encoder.Encode(request);
+        Assert.That(encoded.Truncated, Is.True);
+        Assert.That(encoded.PolicyRows!.Select(r => r.TokenIds.Length), Has.All.LessThanOrEqualTo(1024));
+        Assert.That(Decode(encoded.PolicyRows![2].TokenIds), Does.EndWith("answer\ncorrectly.").And.Contain("\"No Hate Speech\""), "the template is never cut");
+        SafetyVerdict verdict = await guard.EvaluateAsync(request);
+        Assert.That(verdict.WasTruncated, Is.True);
+        Assert.That(verdict.Categories, Has.Count.EqualTo(4));
+    }
+
+    [Test]
     public async Task LogitSoftcap_PresetAppliesGemmasCap_AndZeroTurnsItOff()
     {
         List<ReferenceCase> cases = Cases(ShieldGemma);
