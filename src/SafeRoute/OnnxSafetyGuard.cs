@@ -550,7 +550,7 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
     /// <summary>
     /// Per-policy guards: every policy of every input is one row, and all rows go through the usual length-sorted
     /// batching together (one ONNX Runtime run when they fit <see cref="GuardModelOptions.MaxBatchSize"/> and the padding
-    /// rule; the rows of one input differ only in the policy text, so they sort next to each other). The prompt prefix
+    /// rule; otherwise in groups of similar length, as any batch). The prompt prefix
     /// the policies share is computed once per row, not once per input: the exports SafeRoute runs take no
     /// past_key_values (a "-with-past" export would need key/value inputs and outputs per layer, a second graph or
     /// branch for the prefix, and its cache tiled across the policy rows), so sharing it is left to a later change.
