@@ -14,7 +14,8 @@ namespace SafeRoute;
 /// <para><b>Ignored categories</b> are allowed content: their share is taken out of p(unsafe). For a guard whose
 /// categories are a distribution given "unsafe" (Llama Guard 3: q over S1–S14), p(unsafe) becomes p · (1 − Σ q of the
 /// ignored categories); for a multi-label classifier, p(unsafe) is the largest probability among the unsafe labels that
-/// are not ignored. Ignored categories are reported, never flagged.</para>
+/// are not ignored; for a per-policy guard (ShieldGemma, Granite Guardian: one category per policy), p(unsafe) is the largest
+/// p(violation) among the policies that are not ignored. Ignored categories are reported, never flagged.</para>
 /// </remarks>
 [Experimental(DiagnosticIds.Scoring)]
 public sealed class CategoryOptions
@@ -31,7 +32,8 @@ public sealed class CategoryOptions
     public ISet<string> Ignore { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Gets or sets a value indicating whether a decoder guard with category rows (Llama Guard 3) runs its extra
-    /// category pass on unsafe verdicts.</summary>
+    /// category pass on unsafe verdicts. A per-policy guard reports its policies whatever this says (they cost no extra
+    /// pass).</summary>
     /// <value>The default is <see langword="true"/>.</value>
     public bool Enabled { get; set; } = true;
 

@@ -12,9 +12,11 @@ namespace SafeRoute;
 /// <summary>
 /// A guard model run with ONNX Runtime from a model folder (<c>saferoute.json</c>, the ONNX graph, the tokenizer and,
 /// usually, the lm_head rows of the verdict tokens). Works with Llama Guard 3 1B/8B exports, Qwen3Guard-Gen and
-/// WildGuard-style prefill guards, and any graph that follows the same contract. p(unsafe) is the softmax over the two
-/// verdict logits at the last position (or, for a family with several verdict tokens, the normalised softmax mass of its
-/// unsafe tokens); the same forward pass yields the last-token hidden state that a router reads.
+/// WildGuard-style prefill guards, ShieldGemma and Granite Guardian (one pass per policy), and any graph that follows the
+/// same contract. p(unsafe) is the softmax over the two verdict logits at the last position (or, for a family with several
+/// verdict tokens, the normalised softmax mass of its unsafe tokens; for a per-policy family, the largest p(violation)
+/// over its policies); the same forward pass yields the last-token hidden state that a router reads (per-policy: the mean
+/// over the policy passes).
 /// </summary>
 /// <remarks>
 /// Safe for concurrent use: one ONNX Runtime session serves all callers. Safe to dispose while calls are in flight
@@ -35,6 +37,8 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
     private readonly IPromptEncoder _encoder;
     private readonly ClassifierHead? _classifier;
     private readonly CategoryHead? _categories;
+    private readonly PolicyHead? _policies;
+    private readonly float _softcap; // > 0: verdict logits from lm_head rows become cap * tanh(z / cap)
     private readonly GuardManifest _manifest;
     private readonly float[]? _verdictRows; // [n, H]: one lm_head row per verdict token, in _verdict.TokenIds order
     private readonly VerdictHead? _verdict;
@@ -64,10 +68,17 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
     private int? _hiddenSize;
     private long _runCount;
 
-    private OnnxSafetyGuard(GuardManifest manifest, IPromptEncoder encoder, InferenceSession session, VerdictHead? verdict, float[]? verdictRows, int? hiddenSize, GuardTier tier, GuardModelOptions options, ExecutionProvider provider, CategoryHead? categories)
+    private OnnxSafetyGuard(GuardManifest manifest, IPromptEncoder encoder, InferenceSession session, VerdictHead? verdict, float[]? verdictRows, int? hiddenSize, GuardTier tier, GuardModelOptions options, ExecutionProvider provider, CategoryHead? categories, PolicyHead? policies)
     {
         _verdict = verdict;
         _categories = categories;
+        _policies = policies;
+        if (manifest.Verdict?.Source == VerdictSource.LmHeadRows)
+        {
+            FamilyTemplates.TryGet(manifest.Template?.Kind, out FamilyTemplate? family);
+            _softcap = (float)(manifest.Verdict.LogitSoftcap ?? family?.LogitSoftcap ?? 0);
+        }
+
         _manifest = manifest;
         _encoder = encoder;
         _session = session;
@@ -211,6 +222,7 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         string modelName = string.IsNullOrWhiteSpace(manifest.Name) ? manifest.Directory : manifest.Name!;
         IPromptEncoder encoder;
         VerdictHead? verdict = null;
+        PolicyHead? policyHead = null;
         if (manifest.ModelKind == GuardModelKind.Classifier)
         {
             if (options.ControversialAsUnsafe is not null)
@@ -222,7 +234,8 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
         }
         else
         {
-            var promptEncoder = PromptEncoder.Create(manifest);
+            ResolvedPolicy[]? policies = PolicySet.Resolve(manifest);
+            var promptEncoder = PromptEncoder.Create(manifest, policies?[0], null);
             verdict = VerdictHead.Create(manifest, promptEncoder, options.ControversialAsUnsafe);
             if (options.ControversialAsUnsafe is not null && !verdict.HasControversial)
             {
@@ -230,6 +243,18 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
             }
 
             encoder = promptEncoder;
+            if (policies is not null)
+            {
+                var encoders = new PromptEncoder[policies.Length];
+                encoders[0] = promptEncoder;
+                for (int i = 1; i < encoders.Length; i++)
+                {
+                    encoders[i] = PromptEncoder.Create(manifest, policies[i], promptEncoder);
+                }
+
+                encoder = new PolicyPromptEncoder(encoders);
+                policyHead = new PolicyHead(policies, options.Categories);
+            }
         }
 
         float[]? rows = null;
@@ -284,7 +309,7 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
                 ? ClassifierHead.ValidateGraph(manifest, session, onnxPath, hiddenSize)
                 : ValidateGraph(manifest, verdict!, session, onnxPath, hiddenSize);
             ValidateContextLength(manifest, session, onnxPath, lengthOverridden);
-            return new OnnxSafetyGuard(manifest, encoder, session, verdict, rows, hiddenSize, tier, options, provider, categoryHead);
+            return new OnnxSafetyGuard(manifest, encoder, session, verdict, rows, hiddenSize, tier, options, provider, categoryHead, policyHead);
         }
         catch
         {
@@ -493,6 +518,12 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
             throw new InvalidOperationException($"Guard model '{Name}' exposes no hidden-state output ('hiddenStateOutput' in its manifest), so a feature router cannot read it.");
         }
 
+        if (_policies is not null)
+        {
+            // One row per policy: the per-policy path (contextual calibration's content-free input, too).
+            return Forward([encoded], wantFeatures, cancellationToken)[0];
+        }
+
         GuardOutput output = default;
         RunChunk(new ReadOnlySpan<EncodedPrompt>(in encoded), default, false, new Span<GuardOutput>(ref output), wantFeatures, cancellationToken);
         return output;
@@ -505,10 +536,69 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
             throw new InvalidOperationException($"Guard model '{Name}' exposes no hidden-state output ('hiddenStateOutput' in its manifest), so a feature router cannot read it.");
         }
 
+        if (_policies is not null)
+        {
+            return ForwardPolicies(encoded, wantFeatures, cancellationToken);
+        }
+
         GuardOutput[] results = Array.Exists(encoded, e => e.MoreWindows is not null)
             ? ForwardWindows(encoded, wantFeatures, cancellationToken)
             : ForwardRows(encoded, wantFeatures, cancellationToken);
         return _categories is null ? results : AddCategories(encoded, results, cancellationToken);
+    }
+
+    /// <summary>
+    /// Per-policy guards: every policy of every input is one row, and all rows go through the usual length-sorted
+    /// batching together (one ONNX Runtime run when they fit <see cref="GuardModelOptions.MaxBatchSize"/> and the padding
+    /// rule; otherwise in groups of similar length, as any batch). The prompt prefix
+    /// the policies share is computed once per row, not once per input: the exports SafeRoute runs take no
+    /// past_key_values (a "-with-past" export would need key/value inputs and outputs per layer, a second graph or
+    /// branch for the prefix, and its cache tiled across the policy rows), so sharing it is left to a later change.
+    /// </summary>
+    /// <remarks>The router features of an input are the mean, over all its policies (ignored ones included), of each
+    /// pass's last-token hidden state: a fixed-size summary of every pass, independent of policy order and of which
+    /// categories a deployment ignores, so that a router trained on them sees the same features whatever the category
+    /// options. A router must be trained with the same policy list it is used with.</remarks>
+    private GuardOutput[] ForwardPolicies(EncodedPrompt[] encoded, bool wantFeatures, CancellationToken cancellationToken)
+    {
+        int n = _policies!.Count;
+        var rows = new EncodedPrompt[encoded.Length * n];
+        for (int i = 0; i < encoded.Length; i++)
+        {
+            EncodedPrompt[] policyRows = encoded[i].PolicyRows ?? throw new InvalidOperationException("A per-policy guard got a prompt without policy rows.");
+            policyRows.CopyTo(rows, i * n);
+        }
+
+        GuardOutput[] outputs = ForwardRows(rows, wantFeatures, cancellationToken);
+        var results = new GuardOutput[encoded.Length];
+        for (int i = 0; i < encoded.Length; i++)
+        {
+            ReadOnlySpan<GuardOutput> passes = outputs.AsSpan(i * n, n);
+            float[]? features = null;
+            if (wantFeatures)
+            {
+                var sum = new double[passes[0].Features!.Length];
+                foreach (GuardOutput pass in passes)
+                {
+                    float[] h = pass.Features!;
+                    for (int j = 0; j < sum.Length; j++)
+                    {
+                        sum[j] += h[j];
+                    }
+                }
+
+                features = new float[sum.Length];
+                for (int j = 0; j < sum.Length; j++)
+                {
+                    features[j] = (float)(sum[j] / n);
+                }
+            }
+
+            (float safe, float @unsafe, CategoryScore[] categories) = _policies.Score(passes);
+            results[i] = new GuardOutput(safe, @unsafe, features, encoded[i].Truncated, categories);
+        }
+
+        return results;
     }
 
     /// <summary>Classifiers: every window of every input in one batch; per input, the window with the highest p(unsafe) decides.</summary>
@@ -864,6 +954,15 @@ public sealed class OnnxSafetyGuard : IScoringSafetyGuard, IDisposable, IAsyncDi
                 for (int t = 0; t < tokenIds.Length; t++)
                 {
                     z[t] = TensorPrimitives.Dot(h, _verdictRows.AsSpan(t * hiddenSize, hiddenSize));
+                }
+
+                if (_softcap > 0)
+                {
+                    // Gemma 2's final_logit_softcapping, as its head applies it to every logit before the softmax.
+                    for (int t = 0; t < tokenIds.Length; t++)
+                    {
+                        z[t] = _softcap * MathF.Tanh(z[t] / _softcap);
+                    }
                 }
             }
 

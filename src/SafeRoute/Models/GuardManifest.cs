@@ -433,10 +433,11 @@ internal sealed class TokenizerManifest
 /// <summary>The prompt template.</summary>
 internal sealed class TemplateManifest
 {
-    /// <summary>"llama-guard-3-1b", "llama-guard-3-8b", "qwen3guard-gen", "wildguard" or "custom".</summary>
+    /// <summary>"llama-guard-3-1b", "llama-guard-3-8b", "qwen3guard-gen", "wildguard", "shieldgemma", "granite-guardian" or "custom".</summary>
     [JsonPropertyName("kind")] public string Kind { get; set; } = "custom";
 
-    /// <summary>Custom template text for prompt-only inputs; contains <c>{prompt}</c>; may contain special-token strings.</summary>
+    /// <summary>Custom template text for prompt-only inputs; contains <c>{prompt}</c> (and <c>{policy}</c> with
+    /// <c>verdict.policies</c>); may contain special-token strings.</summary>
     [JsonPropertyName("promptOnly")] public string? PromptOnly { get; set; }
 
     /// <summary>Custom template text for prompt+response inputs; contains <c>{prompt}</c> and <c>{response}</c>.</summary>
@@ -473,11 +474,36 @@ internal sealed class VerdictManifest
     /// <summary>What the "controversial" label counts as: "unsafe" (strict, the default) or "safe" (loose).</summary>
     [JsonPropertyName("controversialAs")] public string ControversialAs { get; set; } = "unsafe";
 
+    /// <summary>Per-policy verdicts (ShieldGemma, Granite Guardian): one pass per policy, the policy's text put in the
+    /// template's <c>{policy}</c> placeholder; each pass's verdict tokens give p(violation) of that policy. Null for one
+    /// pass (or the built-in family's policies).</summary>
+    [JsonPropertyName("policies")] public PolicyManifest[]? Policies { get; set; }
+
+    /// <summary>Final logit soft-capping (Gemma 2: 30): each verdict logit z read from the lm_head rows becomes
+    /// cap · tanh(z / cap) before the softmax, as the model's own head does. Null for none (or the built-in family's);
+    /// 0 turns a family's cap off.</summary>
+    [JsonPropertyName("logitSoftcap")] public double? LogitSoftcap { get; set; }
+
     public void Validate(Action<string, string> fail, bool familyHasLabels)
     {
         if (ControversialAs is not ("unsafe" or "safe"))
         {
             fail("verdict.controversialAs", $"is '{ControversialAs}'; it must be 'unsafe' (strict) or 'safe' (loose)");
+        }
+
+        if (LogitSoftcap is { } cap && !(double.IsFinite(cap) && cap >= 0))
+        {
+            fail("verdict.logitSoftcap", $"is {cap.ToString(System.Globalization.CultureInfo.InvariantCulture)}; it must be a positive number (Gemma 2: 30), or 0 for none");
+        }
+
+        if (LogitSoftcap is > 0 && Source == VerdictSource.Logits)
+        {
+            fail("verdict.logitSoftcap", "applies to verdict logits computed from lmHeadRows; a graph's logits output already carries the model's own soft-capping");
+        }
+
+        if (Policies is { } policies)
+        {
+            PolicyManifest.ValidateList(policies, fail);
         }
 
         bool idsGiven = SafeTokenId != -1 || UnsafeTokenId != -1;
@@ -569,6 +595,54 @@ internal sealed class VerdictLabelsManifest
 
     /// <summary>A token string with its control characters escaped, for messages.</summary>
     public static string Escape(string text) => System.Text.Json.JsonEncodedText.Encode(text, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping).ToString();
+}
+
+/// <summary>One policy of a per-policy guard: its category code and the text put in the template's <c>{policy}</c>.</summary>
+internal sealed class PolicyManifest
+{
+    /// <summary>The category code reported for this policy (<see cref="CategoryScore.Name"/>, the key of per-category
+    /// thresholds); a built-in family's code alone selects that family's policy text.</summary>
+    [JsonPropertyName("code")] public string? Code { get; set; }
+
+    /// <summary>The policy text for prompt-only checks (trusted text: special-token strings become special ids).</summary>
+    [JsonPropertyName("text")] public string? Text { get; set; }
+
+    /// <summary>The policy text for prompt-and-response checks; null for <see cref="Text"/>.</summary>
+    [JsonPropertyName("responseText")] public string? ResponseText { get; set; }
+
+    public static void ValidateList(PolicyManifest[] policies, Action<string, string> fail)
+    {
+        if (policies.Length == 0)
+        {
+            fail("verdict.policies", "is empty; list at least one policy ({\"code\": …, \"text\": …}), or leave it out for a single pass");
+        }
+
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (int i = 0; i < policies.Length; i++)
+        {
+            PolicyManifest policy = policies[i] ?? new PolicyManifest();
+            string field = $"verdict.policies[{i.ToString(System.Globalization.CultureInfo.InvariantCulture)}]";
+            if (string.IsNullOrWhiteSpace(policy.Code))
+            {
+                fail($"{field}.code", "is missing; every policy needs a category code");
+            }
+
+            if (!seen.Add(policy.Code!))
+            {
+                fail($"{field}.code", $"repeats the code '{policy.Code}' (codes are compared ignoring case); each policy needs its own code");
+            }
+
+            if (policy.Text is { } text && string.IsNullOrWhiteSpace(text))
+            {
+                fail($"{field}.text", "is empty");
+            }
+
+            if (policy.ResponseText is { } responseText && string.IsNullOrWhiteSpace(responseText))
+            {
+                fail($"{field}.responseText", "is empty");
+            }
+        }
+    }
 }
 
 internal enum VerdictSource

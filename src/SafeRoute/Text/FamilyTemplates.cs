@@ -11,6 +11,10 @@ namespace SafeRoute.Text;
 /// <param name="Strip">Whether the family's template strips user text.</param>
 /// <param name="Labels">Verdict token strings by label (safe, unsafe, controversial), or null.</param>
 /// <param name="RequiredSpecialTokens">Special-token strings the texts use, which the tokenizer must define.</param>
+/// <param name="Policies">Per-policy families (<see cref="ShieldGemmaTemplate"/>, <see cref="GraniteGuardianTemplate"/>):
+/// the built-in policies, one pass each, whose text goes in the templates' <c>{policy}</c>; null for one pass.</param>
+/// <param name="LogitSoftcap">The model's final logit soft-cap (Gemma 2: 30), applied to verdict logits computed from
+/// lm_head rows; null for none.</param>
 internal sealed record FamilyTemplate(
     string Kind,
     string PromptOnly,
@@ -18,7 +22,9 @@ internal sealed record FamilyTemplate(
     string? Prefill,
     bool Strip,
     Models.VerdictLabelsManifest? Labels,
-    string[] RequiredSpecialTokens);
+    string[] RequiredSpecialTokens,
+    Models.PolicyManifest[]? Policies = null,
+    double? LogitSoftcap = null);
 
 /// <summary>The built-in family templates by <c>template.kind</c> (Llama Guard 3 is handled by its own code path).</summary>
 internal static class FamilyTemplates
@@ -27,6 +33,8 @@ internal static class FamilyTemplates
     {
         [Qwen3GuardGenTemplate.Family.Kind] = Qwen3GuardGenTemplate.Family,
         [WildGuardTemplate.Family.Kind] = WildGuardTemplate.Family,
+        [ShieldGemmaTemplate.Family.Kind] = ShieldGemmaTemplate.Family,
+        [GraniteGuardianTemplate.Family.Kind] = GraniteGuardianTemplate.Family,
     };
 
     /// <summary>Gets the kinds, for messages.</summary>

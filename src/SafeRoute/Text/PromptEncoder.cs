@@ -17,6 +17,9 @@ internal readonly record struct EncodedPrompt(int[] TokenIds, bool Truncated)
 
     /// <summary>Classifiers: the windows after the first one of a long input (each scanned; the worst decides), or null.</summary>
     public EncodedPrompt[]? MoreWindows { get; init; }
+
+    /// <summary>Per-policy decoders: the rendered prompt of every policy, in policy order (the first is this one), or null.</summary>
+    public EncodedPrompt[]? PolicyRows { get; init; }
 }
 
 /// <summary>Turns requests into token ids for one guard model. Implementations are thread-safe and never turn user
@@ -151,7 +154,15 @@ internal sealed partial class PromptEncoder : IPromptEncoder
     /// <returns>The encoder.</returns>
     /// <exception cref="SafeRouteException">The tokenizer file or the template is missing or invalid, or the template
     /// alone does not fit in maxSequenceLength; the message names the file and the field.</exception>
-    public static PromptEncoder Create(GuardManifest manifest)
+    public static PromptEncoder Create(GuardManifest manifest) => Create(manifest, null, null);
+
+    /// <summary>Creates the encoder of one policy of a per-policy guard: the policy's texts go in the templates'
+    /// <c>{policy}</c>. The tokenizer of <paramref name="sibling"/> (an encoder of the same manifest) is shared.</summary>
+    /// <param name="manifest">The manifest.</param>
+    /// <param name="policy">The policy, or null for a single-pass guard.</param>
+    /// <param name="sibling">An encoder of the same manifest whose tokenizer is reused, or null to load it.</param>
+    /// <returns>The encoder.</returns>
+    internal static PromptEncoder Create(GuardManifest manifest, ResolvedPolicy? policy, PromptEncoder? sibling)
     {
         ArgumentNullException.ThrowIfNull(manifest);
         string file = manifest.FilePath.Length > 0 ? manifest.FilePath : "(manifest in memory)";
@@ -236,7 +247,16 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         string tokenizerPath = tok.Builtin is { Length: > 0 } builtin ? $"builtin:{builtin}" : manifest.Resolve(tok.Path!);
         int baseVocabularySize;
         byte[] bytes;
-        if (byteLevelJson)
+        if (sibling is not null)
+        {
+            baseVocabularySize = sibling.BaseVocabularySize;
+            bytes = [];
+            foreach (KeyValuePair<string, int> pair in sibling.SpecialTokens)
+            {
+                special.TryAdd(pair.Key, pair.Value);
+            }
+        }
+        else if (byteLevelJson)
         {
             bytes = ByteLevelBpeFile.Load(tokenizerPath, $"manifest '{file}', field 'tokenizer.path'", out baseVocabularySize, out Dictionary<string, int> added);
             foreach (KeyValuePair<string, int> pair in added)
@@ -263,7 +283,7 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         try
         {
             // No special tokens anywhere in the text tokenizer: user text can never encode to a special id.
-            tokenizer = new PieceTokenizer(regex, RankTable.Parse(bytes));
+            tokenizer = sibling?._tokenizer ?? new PieceTokenizer(regex, RankTable.Parse(bytes));
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException or IOException)
         {
@@ -325,10 +345,10 @@ internal sealed partial class PromptEncoder : IPromptEncoder
                     }
 
                     string prefill = EscapeBraces(tpl.Prefill ?? family.Prefill ?? "");
-                    promptOnly = PromptTemplate.Parse(family.PromptOnly + prefill, special, false, p => Fail("template.kind", p));
+                    promptOnly = PromptTemplate.Parse(WithPolicy(family.PromptOnly, policy?.Text) + prefill, special, false, p => Fail("template.kind", p));
                     promptAndResponse = family.PromptAndResponse is null
                         ? null
-                        : PromptTemplate.Parse(family.PromptAndResponse + prefill, special, true, p => Fail("template.kind", p));
+                        : PromptTemplate.Parse(WithPolicy(family.PromptAndResponse, policy?.ResponseText) + prefill, special, true, p => Fail("template.kind", p));
                     suffix ??= [];
                     strip ??= family.Strip;
                     break;
@@ -347,10 +367,10 @@ internal sealed partial class PromptEncoder : IPromptEncoder
 
                 {
                     string prefill = EscapeBraces(tpl.Prefill ?? "");
-                    promptOnly = PromptTemplate.Parse(tpl.PromptOnly + prefill, special, false, p => Fail("template.promptOnly", p));
+                    promptOnly = PromptTemplate.Parse(WithPolicy(tpl.PromptOnly, policy?.Text) + prefill, special, false, p => Fail("template.promptOnly", p));
                     promptAndResponse = tpl.PromptAndResponse is null
                         ? null
-                        : PromptTemplate.Parse(tpl.PromptAndResponse + prefill, special, true, p => Fail("template.promptAndResponse", p));
+                        : PromptTemplate.Parse(WithPolicy(tpl.PromptAndResponse, policy?.ResponseText) + prefill, special, true, p => Fail("template.promptAndResponse", p));
                     suffix ??= [];
                     break;
                 }
@@ -509,6 +529,10 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         _tokenizer.EncodeAll(t, ids);
         return [.. ids];
     }
+
+    /// <summary>The template text with the policy's text in its <c>{policy}</c> placeholders (unchanged without a policy:
+    /// a placeholder left in then fails to parse, and the manifest check names the missing policies first).</summary>
+    private static string WithPolicy(string template, string? policy) => policy is null ? template : PolicySet.Substitute(template, policy);
 
     private static string EscapeBraces(string text) => text.Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal);
 
