@@ -27,6 +27,8 @@ internal static class FamilyTemplates
     {
         [Qwen3GuardGenTemplate.Family.Kind] = Qwen3GuardGenTemplate.Family,
         [WildGuardTemplate.Family.Kind] = WildGuardTemplate.Family,
+        [LlamaGuard4Template.Family.Kind] = LlamaGuard4Template.Family,
+        [NemoGuardContentSafetyTemplate.Family.Kind] = NemoGuardContentSafetyTemplate.Family,
     };
 
     /// <summary>Gets the kinds, for messages.</summary>
