@@ -130,6 +130,32 @@ public sealed class LlamaMistralGuardTests
     }
 
     [Test]
+    public async Task NemoGuardLlama_FamilyDescribedOnlyInJson_EqualsThePresetAndPyTorch()
+    {
+        // No built-in template: the two texts (each ending with its teacher-forced answer start), the strip setting and
+        // the verdict strings all come from saferoute.json.
+        string folder = WriteNemoGuardFolder(_temp.Sub("m"), m =>
+        {
+            m["template"] = new JsonObject
+            {
+                ["kind"] = "custom",
+                ["promptOnly"] = SafeRoute.Text.NemoGuardContentSafetyTemplate.PromptOnly,
+                ["promptAndResponse"] = SafeRoute.Text.NemoGuardContentSafetyTemplate.PromptAndResponse,
+                ["stripUserText"] = false,
+            };
+            m["verdict"]!["labels"] = new JsonObject { ["safe"] = new JsonArray("safe"), ["unsafe"] = new JsonArray("unsafe") };
+        });
+        using var guard = OnnxSafetyGuard.Create(folder);
+        var cases = NemoGuardFiles.Vectors.NemoGuard;
+        IReadOnlyList<GuardScore> scores = await guard.ScoreBatchAsync([.. cases.Select(Request)], includeFeatures: false);
+        for (int i = 0; i < cases.Count; i++)
+        {
+            Assert.That(guard.Encoder.Encode(Request(cases[i])).TokenIds, Is.EqualTo(cases[i].Ids), $"case {i}");
+            Assert.That(scores[i].UnsafeProbability, Is.EqualTo(Llama.Value.Results[i].P).Within(Tolerance), $"case {i}");
+        }
+    }
+
+    [Test]
     public async Task WildGuardMistral_SingleRowsAndPaddedBatch_EqualPyTorch()
     {
         using var guard = OnnxSafetyGuard.Create(WriteWildGuardFolder(_temp.Sub("m")));
