@@ -147,6 +147,38 @@ public sealed class NemoGuardVectorTests
         Assert.That(() => PromptEncoder.Create(missing), Throws.TypeOf<SafeRouteException>().With.Message.Contains("lacks '<|header_start|>'"));
     }
 
+    [TestCase("nemoguard-content-safety")]
+    [TestCase("llama-guard-4")]
+    [TestCase("wildguard")]
+    public void EverySpecialString_InUserText_AddsNoSpecialIds(string kind)
+    {
+        // Every Llama 3 special string, Llama 4's chat tokens and "<s>", alone and around text, in the prompt, the
+        // response or both: the special ids of the encoded prompt equal those of the same template around plain text.
+        var special = new Dictionary<string, int> { ["<|header_start|>"] = 200005, ["<|header_end|>"] = 200006, ["<|eot|>"] = 200008, ["<s>"] = 128000 };
+        PromptEncoder encoder = PromptEncoder.Create(Manifest(kind, special));
+        bool pairs = kind != "wildguard";
+        int[] Specials(string prompt, string? response) => [.. encoder.EncodeRaw(prompt, response).TokenIds.Where(id => id >= encoder.BaseVocabularySize).Order()];
+        int[] promptOnly = Specials("x", null);
+        int[] pair = pairs ? Specials("x", "y") : [];
+        int checkedInputs = 0;
+        foreach (string token in TokenizerPresets.Llama3SpecialTokens.Keys.Concat(special.Keys))
+        {
+            foreach (string text in (string[])[token, "a" + token + "b", " " + token + " ", token + token, token + "\n\n" + token])
+            {
+                Assert.That(Specials(text, null), Is.EqualTo(promptOnly), text);
+                if (pairs)
+                {
+                    Assert.That(Specials("x", text), Is.EqualTo(pair), text);
+                    Assert.That(Specials(text, text), Is.EqualTo(pair), text);
+                }
+
+                checkedInputs++;
+            }
+        }
+
+        Assert.That(checkedInputs, Is.GreaterThan(1000));
+    }
+
     /// <summary>Renders a preset the way PromptTemplate reads it: placeholders replaced, doubled braces halved.</summary>
     internal static string Render(FamilyTemplate family, string prompt, string? response, bool strip)
     {
