@@ -35,6 +35,8 @@ internal static class FamilyTemplates
         [WildGuardTemplate.Family.Kind] = WildGuardTemplate.Family,
         [ShieldGemmaTemplate.Family.Kind] = ShieldGemmaTemplate.Family,
         [GraniteGuardianTemplate.Family.Kind] = GraniteGuardianTemplate.Family,
+        [LlamaGuard4Template.Family.Kind] = LlamaGuard4Template.Family,
+        [NemoGuardContentSafetyTemplate.Family.Kind] = NemoGuardContentSafetyTemplate.Family,
     };
 
     /// <summary>Gets the kinds, for messages.</summary>
