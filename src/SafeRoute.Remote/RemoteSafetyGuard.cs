@@ -11,7 +11,11 @@ namespace SafeRoute.Remote;
 /// A guard that runs Llama Guard 3 on an inference server through the OpenAI-compatible <c>/v1/completions</c> API
 /// (vLLM, TGI, llama.cpp server, or the SafeRoute.GuardServer sample): it sends the exact Llama Guard 3 prompt
 /// (<see cref="LlamaGuard3Prompt"/>) with <c>max_tokens</c> 1 and top logprobs, and reads p(unsafe) as the softmax of the
-/// <c>safe</c> and <c>unsafe</c> logprobs, falling back to the generated text when the server returns no logprobs.
+/// <c>safe</c> and <c>unsafe</c> logprobs, falling back to the generated text when the server returns no logprobs. Other
+/// decoder families speak their own prompt and verdict tokens (<see cref="RemoteSafetyGuardOptions.PromptFormat"/>, a
+/// <see cref="GuardPromptFormat"/>, with exact-token logprobs through <see cref="RemoteSafetyGuardOptions.VerdictTokenIds"/>),
+/// and classifier guards run over vLLM's <c>/classify</c> or Text Embeddings Inference's <c>/predict</c>
+/// (<see cref="RemoteSafetyGuardOptions.Protocol"/>).
 /// </summary>
 /// <remarks>
 /// Use it as the routed guard's large tier (<c>AddSafeRouteWithRemoteLargeGuard</c>): the routed guard's
