@@ -197,7 +197,7 @@ public sealed partial class RemoteSafetyGuard
             DecidedBy = _options.Tier,
             ModelName = _options.Model,
             Categories = _options.MultiLabel
-                ? [.. scores.Select(s => new CategoryScore(s.Label, (float)s.Score, s.Score > SafetyVerdict.DecisionThreshold))]
+                ? [.. scores.Where(s => _options.UnsafeLabels.Contains(s.Label)).Select(s => new CategoryScore(s.Label, (float)s.Score, s.Score > SafetyVerdict.DecisionThreshold))]
                 : null,
         };
     }

@@ -125,8 +125,8 @@ public sealed class RemoteSafetyGuardOptions
     public IList<string> UnsafeLabels { get; set; } = [];
 
     /// <summary>Gets or sets a value indicating whether the classifier is multi-label: the server's probabilities are
-    /// independent sigmoids (they need not sum to 1), p(unsafe) is the largest unsafe label's, and every label is reported
-    /// in <see cref="SafetyVerdict.Categories"/>. Otherwise they are one softmax (they must sum to 1) and p(unsafe) is the
+    /// independent sigmoids (they need not sum to 1), p(unsafe) is the largest unsafe label's, and every unsafe label is
+    /// reported in <see cref="SafetyVerdict.Categories"/> (flagged above 0.5), as the local classifier reports them. Otherwise they are one softmax (they must sum to 1) and p(unsafe) is the
     /// sum over the unsafe labels.</summary>
     /// <value>The default is <see langword="false"/> (softmax).</value>
     public bool MultiLabel { get; set; }

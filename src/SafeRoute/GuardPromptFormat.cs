@@ -132,9 +132,9 @@ public sealed class GuardPromptFormat
         bool asUnsafe = verdict.ControversialAs == "unsafe";
         if (tpl.Kind is "llama-guard-3-1b" or "llama-guard-3-8b")
         {
-            if (tpl.ReferenceCompatiblePrefix || (tpl.SuffixTokenIds is { } s && !s.SequenceEqual([271])))
+            if (tpl.ReferenceCompatiblePrefix || (tpl.SuffixTokenIds is { } s && !s.SequenceEqual([271])) || tpl.StripUserText == false)
             {
-                throw Fail("template", "changes the Llama Guard 3 token prefix or suffix, which has no text form");
+                throw Fail("template", "changes the Llama Guard 3 token prefix, suffix or stripping, which the text format does not do");
             }
 
             return LlamaGuard3(tpl.Kind == "llama-guard-3-8b");
@@ -155,7 +155,7 @@ public sealed class GuardPromptFormat
             }
 
             FamilyTemplate withLabels = own is null ? family : family with { Labels = own };
-            return FromFamily(withLabels, tpl.Prefill, asUnsafe, special, e => Fail("template", e));
+            return FromFamily(withLabels with { Strip = tpl.StripUserText ?? family.Strip }, tpl.Prefill, asUnsafe, special, e => Fail("template", e));
         }
 
         if (verdict.Labels is null)

@@ -117,6 +117,32 @@ public sealed class GuardPromptFormatTests
     }
 
     [Test]
+    public void A_built_in_kind_in_saferoute_json_keeps_the_manifests_labels_strip_and_strict_or_loose()
+    {
+        using var temp = new TempDirectory();
+        string dir = temp.Sub("qwen3");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "saferoute.json"), """
+            {
+              "onnx": "model.onnx",
+              "tokenizer": { "kind": "bpe", "path": "tokenizer.json", "preset": "qwen3" },
+              "template": { "kind": "qwen3guard-gen", "stripUserText": true },
+              "verdict": { "lmHeadRows": "rows.safetensors", "controversialAs": "safe",
+                           "labels": { "safe": [" Safe", " safe"], "unsafe": [" Unsafe", " unsafe"], "controversial": [" Cont"] } }
+            }
+            """);
+        GuardPromptFormat format = GuardPromptFormat.FromModelFolder(dir);
+        Assert.Multiple(() =>
+        {
+            Assert.That(format.Kind, Is.EqualTo("qwen3guard-gen"));
+            Assert.That(format.SafeTokens, Is.EqualTo(new[] { " Safe", " safe" }));
+            Assert.That(format.UnsafeTokens, Is.EqualTo(new[] { " Unsafe", " unsafe" }));
+            Assert.That(format.ControversialAsUnsafe, Is.False);
+            Assert.That(format.Render(new SafetyRequest("  hi  ")), Is.EqualTo(Qwen3GuardGenTemplate.PromptOnly.Replace("{prompt}", "hi", StringComparison.Ordinal) + "Safety:"), "stripUserText from the manifest");
+        });
+    }
+
+    [Test]
     public void FromModelFolder_refuses_what_has_no_text_form()
     {
         using var temp = new TempDirectory();
