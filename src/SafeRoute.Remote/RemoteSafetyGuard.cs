@@ -4,7 +4,6 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly.Timeout;
-using SafeRoute.Onnx;
 
 namespace SafeRoute.Remote;
 
@@ -12,7 +11,11 @@ namespace SafeRoute.Remote;
 /// A guard that runs Llama Guard 3 on an inference server through the OpenAI-compatible <c>/v1/completions</c> API
 /// (vLLM, TGI, llama.cpp server, or the SafeRoute.GuardServer sample): it sends the exact Llama Guard 3 prompt
 /// (<see cref="LlamaGuard3Prompt"/>) with <c>max_tokens</c> 1 and top logprobs, and reads p(unsafe) as the softmax of the
-/// <c>safe</c> and <c>unsafe</c> logprobs, falling back to the generated text when the server returns no logprobs.
+/// <c>safe</c> and <c>unsafe</c> logprobs, falling back to the generated text when the server returns no logprobs. Other
+/// decoder families speak their own prompt and verdict tokens (<see cref="RemoteSafetyGuardOptions.PromptFormat"/>, a
+/// <see cref="GuardPromptFormat"/>, with exact-token logprobs through <see cref="RemoteSafetyGuardOptions.VerdictTokenIds"/>),
+/// and classifier guards run over vLLM's <c>/classify</c> or Text Embeddings Inference's <c>/predict</c>
+/// (<see cref="RemoteSafetyGuardOptions.Protocol"/>).
 /// </summary>
 /// <remarks>
 /// Use it as the routed guard's large tier (<c>AddSafeRouteWithRemoteLargeGuard</c>): the routed guard's
@@ -26,12 +29,15 @@ namespace SafeRoute.Remote;
 /// <see cref="RemoteSafetyGuardOptions.Model"/>); each failure logs one Warning line saying why. Thread-safe. User text
 /// is never logged.
 /// </remarks>
-public sealed class RemoteSafetyGuard : ISafetyGuard
+public sealed partial class RemoteSafetyGuard : ISafetyGuard
 {
     private readonly Func<HttpClient> _client;
     private readonly RemoteSafetyGuardOptions _options;
     private readonly Uri _completionsUri;
     private readonly ILogger _logger;
+    private readonly GuardPromptFormat _format;
+    private readonly bool _llamaGuard3;
+    private readonly VerdictTokens _verdictTokens;
 
     /// <summary>Creates a remote guard whose HTTP client comes from <paramref name="httpClientFactory"/> (the named client
     /// <see cref="RemoteSafetyGuardOptions.HttpClientName"/>, which <c>AddSafeRouteRemoteGuard</c> sets up with resilience).</summary>
@@ -64,11 +70,20 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
         _options = options;
         string baseText = options.Endpoint!.AbsoluteUri;
         var baseUri = new Uri(baseText.EndsWith('/') ? baseText : baseText + "/");
-        _completionsUri = new Uri(baseUri, options.CompletionsPath.TrimStart('/'));
+        string path = options.Protocol switch
+        {
+            RemoteGuardProtocol.VllmClassify => options.ClassifyPath ?? "classify",
+            RemoteGuardProtocol.TeiPredict => options.ClassifyPath ?? "predict",
+            _ => options.CompletionsPath,
+        };
+        _completionsUri = new Uri(baseUri, path.TrimStart('/'));
         _logger = logger ?? NullLogger.Instance;
+        _format = options.PromptFormat ?? GuardPromptFormat.LlamaGuard3(options.Is8B);
+        _llamaGuard3 = options.PromptFormat is null || _format.Kind.StartsWith("llama-guard-3", StringComparison.Ordinal);
+        _verdictTokens = new VerdictTokens(_format, options.ControversialAsUnsafe ?? _format.ControversialAsUnsafe, [.. options.VerdictTokenIds]);
     }
 
-    /// <summary>Gets the address requests are sent to.</summary>
+    /// <summary>Gets the address requests are sent to (the completions or classification API).</summary>
     public Uri CompletionsUri => _completionsUri;
 
     /// <summary>Gets the served model name.</summary>
@@ -315,30 +330,78 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
         using (var w = new Utf8JsonWriter(stream))
         {
             w.WriteStartObject();
-            w.WriteString("model", _options.Model);
-            if (requests.Length == 1)
+            switch (_options.Protocol)
             {
-                w.WriteString("prompt", LlamaGuard3Prompt.Render(requests[0], _options.Is8B, _options.IncludeBeginOfText));
-            }
-            else
-            {
-                w.WriteStartArray("prompt");
-                foreach (SafetyRequest r in requests)
-                {
-                    w.WriteStringValue(LlamaGuard3Prompt.Render(r, _options.Is8B, _options.IncludeBeginOfText));
-                }
-
-                w.WriteEndArray();
+                case RemoteGuardProtocol.VllmClassify:
+                    WriteClassifyBody(w, requests);
+                    break;
+                case RemoteGuardProtocol.TeiPredict:
+                    WritePredictBody(w, requests);
+                    break;
+                default:
+                    WriteCompletionsBody(w, requests);
+                    break;
             }
 
-            w.WriteNumber("max_tokens", _options.RequestCategories ? RemoteSafetyGuardOptions.CategoryMaxTokens : 1);
-            w.WriteNumber("temperature", 0);
-            w.WriteNumber("logprobs", _options.TopLogprobs);
-            w.WriteBoolean("stream", false);
             w.WriteEndObject();
         }
 
         return stream.ToArray();
+    }
+
+    private void WriteCompletionsBody(Utf8JsonWriter w, SafetyRequest[] requests)
+    {
+        w.WriteString("model", _options.Model);
+        if (requests.Length == 1)
+        {
+            w.WriteString("prompt", RenderPrompt(requests[0]));
+        }
+        else
+        {
+            w.WriteStartArray("prompt");
+            foreach (SafetyRequest r in requests)
+            {
+                w.WriteStringValue(RenderPrompt(r));
+            }
+
+            w.WriteEndArray();
+        }
+
+        w.WriteNumber("max_tokens", _options.RequestCategories ? RemoteSafetyGuardOptions.CategoryMaxTokens : 1);
+        w.WriteNumber("temperature", 0);
+        w.WriteNumber("logprobs", _options.TopLogprobs);
+        if (_verdictTokens.Exact)
+        {
+            // vLLM (guard-families.md 3b; vllm-project/vllm PR #43463): the logprobs of these ids come back even outside the
+            // top k; return_tokens_as_token_ids names each as "token_id:<id>", so no detokenisation is involved.
+            w.WriteStartArray("logprob_token_ids");
+            foreach (int id in _verdictTokens.Ids)
+            {
+                w.WriteNumberValue(id);
+            }
+
+            w.WriteEndArray();
+            w.WriteBoolean("return_tokens_as_token_ids", true);
+        }
+
+        w.WriteBoolean("stream", false);
+    }
+
+    private string RenderPrompt(SafetyRequest request)
+    {
+        if (_options.PromptFormat is null)
+        {
+            return LlamaGuard3Prompt.Render(request, _options.Is8B, _options.IncludeBeginOfText);
+        }
+
+        try
+        {
+            return _format.Render(request, _options.IncludeBeginOfText);
+        }
+        catch (NotSupportedException ex)
+        {
+            throw new SafeRouteException($"The remote guard '{_options.Model}' cannot check this request: {ex.Message}", ex);
+        }
     }
 
     private async Task<SafetyVerdict[]> SendAsync(SafetyRequest[] requests, CancellationToken cancellationToken)
@@ -384,7 +447,12 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
             throw TimedOut(started, ex);
         }
 
-        SafetyVerdict[] verdicts = Parse(body, requests.Length);
+        SafetyVerdict[] verdicts = _options.Protocol switch
+        {
+            RemoteGuardProtocol.VllmClassify => ParseClassify(body, requests.Length),
+            RemoteGuardProtocol.TeiPredict => ParsePredict(body, requests.Length),
+            _ => Parse(body, requests.Length),
+        };
         if (_logger.IsEnabled(LogLevel.Debug))
         {
             double milliseconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -459,7 +527,12 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
                     throw Unreadable($"choice index {index.ToString(CultureInfo.InvariantCulture)} appears more than once for {n} prompt(s)");
                 }
 
-                if (!TryReadUnsafeProbability(choice, out float p, out string? reason))
+                float p;
+                string? reason;
+                bool readable = _llamaGuard3 && !_verdictTokens.Exact
+                    ? TryReadUnsafeProbability(choice, out p, out reason)
+                    : _verdictTokens.TryRead(choice, out p, out reason);
+                if (!readable)
                 {
                     throw Unreadable($"{reason} (prompt {index.ToString(CultureInfo.InvariantCulture)} of {n})");
                 }
@@ -470,7 +543,7 @@ public sealed class RemoteSafetyGuard : ISafetyGuard
                     UnsafeProbability = p,
                     DecidedBy = _options.Tier,
                     ModelName = _options.Model,
-                    Categories = _options.RequestCategories && p > SafetyVerdict.DecisionThreshold ? ReadCategories(choice, _options.Is8B) : null,
+                    Categories = _options.RequestCategories && p > SafetyVerdict.DecisionThreshold ? ReadCategories(choice, _options.PromptFormat is null ? _options.Is8B : _format.Kind == "llama-guard-3-8b") : null,
                 };
             }
 

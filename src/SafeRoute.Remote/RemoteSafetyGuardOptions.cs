@@ -87,6 +87,54 @@ public sealed class RemoteSafetyGuardOptions
     /// <value>The default is 100 (the resilience library's default); at least 2.</value>
     public int CircuitBreakerMinimumThroughput { get; set; } = 100;
 
+    /// <summary>Gets or sets the server API: a decoder guard over completions (the default), or a classifier over vLLM's
+    /// <c>/classify</c> or Text Embeddings Inference's <c>/predict</c>.</summary>
+    /// <value>The default is <see cref="RemoteGuardProtocol.Completions"/>.</value>
+    public RemoteGuardProtocol Protocol { get; set; }
+
+    /// <summary>Gets or sets the decoder family's prompt and verdict tokens (<see cref="RemoteGuardProtocol.Completions"/>
+    /// only): <see cref="GuardPromptFormat.FromKind"/> for a built-in family (Qwen3Guard-Gen, WildGuard, Llama Guard 3),
+    /// <see cref="GuardPromptFormat.FromModelFolder"/> for a family described in a <c>saferoute.json</c>.</summary>
+    /// <value>The default is <see langword="null"/>: Llama Guard 3 (<see cref="Is8B"/> picks 8B or 1B), read exactly as
+    /// before families existed.</value>
+    [System.Diagnostics.CodeAnalysis.Experimental("SAFEROUTE001")]
+    public GuardPromptFormat? PromptFormat { get; set; }
+
+    /// <summary>Gets or sets whether a controversial verdict token counts as unsafe (strict) or safe (loose), overriding
+    /// <see cref="GuardPromptFormat.ControversialAsUnsafe"/>; only for formats with controversial tokens (Qwen3Guard).</summary>
+    /// <value>The default is <see langword="null"/> (the format's setting).</value>
+    public bool? ControversialAsUnsafe { get; set; }
+
+    /// <summary>Gets or sets the token ids of the format's verdict tokens, for exact-token logprobs: one id per token string,
+    /// in the order <see cref="GuardPromptFormat.SafeTokens"/>, <see cref="GuardPromptFormat.UnsafeTokens"/>,
+    /// <see cref="GuardPromptFormat.ControversialTokens"/>. When set, requests carry vLLM's <c>logprob_token_ids</c> (with
+    /// <c>return_tokens_as_token_ids</c>), so every verdict token's logprob comes back even when it is not among the top k,
+    /// and p(unsafe) is the exact softmax over the verdict tokens, as the local guard computes it. A server that does not
+    /// honour the field (its answer lacks one of the ids) fails the call. Empty: top-k logprobs.</summary>
+    /// <value>The default is empty.</value>
+    public IList<int> VerdictTokenIds { get; set; } = [];
+
+    /// <summary>Gets or sets the classifier's labels in the order of its logits (the model's <c>id2label</c>); required for
+    /// <see cref="RemoteGuardProtocol.VllmClassify"/> (whose answer lists probabilities by index), optional for
+    /// <see cref="RemoteGuardProtocol.TeiPredict"/> (whose answer names labels; when given, each must be in every answer).</summary>
+    /// <value>The default is empty.</value>
+    public IList<string> ClassifierLabels { get; set; } = [];
+
+    /// <summary>Gets or sets the classifier labels that mean unsafe (classifier protocols only); every other label is safe.</summary>
+    /// <value>The default is empty.</value>
+    public IList<string> UnsafeLabels { get; set; } = [];
+
+    /// <summary>Gets or sets a value indicating whether the classifier is multi-label: the server's probabilities are
+    /// independent sigmoids (they need not sum to 1), p(unsafe) is the largest unsafe label's, and every unsafe label is
+    /// reported in <see cref="SafetyVerdict.Categories"/> (flagged above 0.5), as the local classifier reports them. Otherwise they are one softmax (they must sum to 1) and p(unsafe) is the
+    /// sum over the unsafe labels.</summary>
+    /// <value>The default is <see langword="false"/> (softmax).</value>
+    public bool MultiLabel { get; set; }
+
+    /// <summary>Gets or sets the path of the classification API relative to <see cref="Endpoint"/>.</summary>
+    /// <value>The default is <see langword="null"/>: <c>classify</c> for vLLM, <c>predict</c> for Text Embeddings Inference.</value>
+    public string? ClassifyPath { get; set; }
+
     /// <summary>Gets or sets the tier reported in the verdicts.</summary>
     /// <value>The default is <see cref="GuardTier.Large"/>.</value>
     public GuardTier Tier { get; set; } = GuardTier.Large;
@@ -140,9 +188,86 @@ public sealed class RemoteSafetyGuardOptions
             throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(CircuitBreakerFailureRatio)} must be in (0, 1] and {nameof(CircuitBreakerBreakDuration)} at least 0.5 s.");
         }
 
+        ValidateFamily();
+
         if (CircuitBreakerMinimumThroughput < 2)
         {
             throw new ArgumentException($"{nameof(RemoteSafetyGuardOptions)}.{nameof(CircuitBreakerMinimumThroughput)} must be at least 2 (got {CircuitBreakerMinimumThroughput}).");
+        }
+    }
+
+    private void ValidateFamily()
+    {
+        const string Name = nameof(RemoteSafetyGuardOptions);
+        if (!Enum.IsDefined(Protocol))
+        {
+            throw new ArgumentException($"{Name}.{nameof(Protocol)} is not a known protocol (got {Protocol}).");
+        }
+
+        if (Protocol == RemoteGuardProtocol.Completions)
+        {
+            GuardPromptFormat format = PromptFormat ?? GuardPromptFormat.LlamaGuard3(Is8B);
+            if (RequestCategories && !format.Kind.StartsWith("llama-guard-3", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"{Name}.{nameof(RequestCategories)} reads Llama Guard 3's category line; the '{format.Kind}' format has none.");
+            }
+
+            if (ControversialAsUnsafe is not null && format.ControversialTokens.Count == 0)
+            {
+                throw new ArgumentException($"{Name}.{nameof(ControversialAsUnsafe)} is set, but the '{format.Kind}' format has no controversial verdict tokens.");
+            }
+
+            int tokens = format.SafeTokens.Count + format.UnsafeTokens.Count + format.ControversialTokens.Count;
+            if (VerdictTokenIds is null || (VerdictTokenIds.Count != 0 && (VerdictTokenIds.Count != tokens || VerdictTokenIds.Any(id => id < 0) || VerdictTokenIds.Distinct().Count() != tokens)))
+            {
+                throw new ArgumentException($"{Name}.{nameof(VerdictTokenIds)} must be empty or list {tokens} distinct non-negative ids, one per verdict token string of the '{format.Kind}' format (safe, unsafe, then controversial tokens).");
+            }
+
+            if (UnsafeLabels is { Count: > 0 } || ClassifierLabels is { Count: > 0 })
+            {
+                throw new ArgumentException($"{Name}.{nameof(ClassifierLabels)} and {nameof(UnsafeLabels)} apply to the classifier protocols only; {nameof(Protocol)} is {Protocol}.");
+            }
+
+            return;
+        }
+
+        if (PromptFormat is not null || VerdictTokenIds is { Count: > 0 } || RequestCategories || ControversialAsUnsafe is not null)
+        {
+            throw new ArgumentException($"{Name}.{nameof(PromptFormat)}, {nameof(VerdictTokenIds)}, {nameof(RequestCategories)} and {nameof(ControversialAsUnsafe)} apply to decoder guards over completions only; {nameof(Protocol)} is {Protocol}.");
+        }
+
+        if (UnsafeLabels is not { Count: > 0 } || UnsafeLabels.Any(string.IsNullOrWhiteSpace) || UnsafeLabels.Distinct(StringComparer.Ordinal).Count() != UnsafeLabels.Count)
+        {
+            throw new ArgumentException($"{Name}.{nameof(UnsafeLabels)} must name at least one classifier label, each once.");
+        }
+
+        IList<string> labels = ClassifierLabels ?? [];
+        if (Protocol == RemoteGuardProtocol.VllmClassify && labels.Count < 2)
+        {
+            throw new ArgumentException($"{Name}.{nameof(ClassifierLabels)} must list the classifier's labels in logit order (vLLM's /classify answers probabilities by index).");
+        }
+
+        if (labels.Count > 0)
+        {
+            if (labels.Count < 2 || labels.Any(string.IsNullOrWhiteSpace) || labels.Distinct(StringComparer.Ordinal).Count() != labels.Count)
+            {
+                throw new ArgumentException($"{Name}.{nameof(ClassifierLabels)} must list at least two distinct, non-empty labels.");
+            }
+
+            if (UnsafeLabels.Any(l => !labels.Contains(l)))
+            {
+                throw new ArgumentException($"{Name}.{nameof(UnsafeLabels)} must name labels of {nameof(ClassifierLabels)}.");
+            }
+
+            if (!MultiLabel && UnsafeLabels.Count == labels.Count)
+            {
+                throw new ArgumentException($"{Name}.{nameof(UnsafeLabels)} names every label; with a softmax at least one label must be safe.");
+            }
+        }
+
+        if (ClassifyPath is not null && string.IsNullOrWhiteSpace(ClassifyPath))
+        {
+            throw new ArgumentException($"{Name}.{nameof(ClassifyPath)} must not be empty (null for the protocol's default).");
         }
     }
 }

@@ -32,7 +32,11 @@ internal sealed class LoopbackGuardServer : IAsyncDisposable
     /// <summary>Gets or sets how many of the next requests are answered 503.</summary>
     public int FailuresToInject { get; set; }
 
-    public static async Task<LoopbackGuardServer> StartAsync(ISafetyGuard guard, string modelName)
+    public static Task<LoopbackGuardServer> StartAsync(ISafetyGuard guard, string modelName) =>
+        StartAsync(app => GuardServerEndpoints.Map(app, guard, modelName));
+
+    /// <summary>Starts the server with the endpoints <paramref name="map"/> adds (for example <see cref="GuardServerEndpoints.MapClassifier"/>).</summary>
+    public static async Task<LoopbackGuardServer> StartAsync(Action<WebApplication> map)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
@@ -64,7 +68,7 @@ internal sealed class LoopbackGuardServer : IAsyncDisposable
 
             await next(context);
         });
-        GuardServerEndpoints.Map(app, guard, modelName);
+        map(app);
         await app.StartAsync();
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         server = new LoopbackGuardServer(app, new Uri(address + "/"));

@@ -18,6 +18,9 @@ internal enum RawReplyEnd
     Endless,
 }
 
+/// <summary>A request the raw server read: its method, path and body (UTF-8).</summary>
+internal sealed record RawRequest(string Method, string Path, string Body);
+
 /// <summary>A scripted HTTP/1.1 answer.</summary>
 internal sealed record RawReply(byte[] Head, byte[] Body, RawReplyEnd End)
 {
@@ -25,6 +28,13 @@ internal sealed record RawReply(byte[] Head, byte[] Body, RawReplyEnd End)
     {
         byte[] body = Encoding.UTF8.GetBytes(json);
         return new(MakeHead(body.Length.ToString(CultureInfo.InvariantCulture)), body, RawReplyEnd.Close);
+    }
+
+    /// <summary>200 OK that declares the whole body's length but sends only its first half, then closes the connection.</summary>
+    public static RawReply Truncated(string json)
+    {
+        byte[] body = Encoding.UTF8.GetBytes(json);
+        return new(MakeHead(body.Length.ToString(CultureInfo.InvariantCulture)), body[..(body.Length / 2)], RawReplyEnd.Close);
     }
 
     /// <summary>200 OK with Content-Length 1000, ten bytes of body, then nothing until the server is disposed.</summary>
@@ -50,7 +60,8 @@ internal sealed record RawReply(byte[] Head, byte[] Body, RawReplyEnd End)
 internal sealed class RawHttpServer : IAsyncDisposable
 {
     private readonly TcpListener _listener;
-    private readonly Func<RawReply> _reply;
+    private readonly Func<RawRequest, RawReply> _reply;
+    private readonly List<RawRequest> _received = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _stalling = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -58,7 +69,7 @@ internal sealed class RawHttpServer : IAsyncDisposable
     private readonly Task _accepting;
     private int _requests;
 
-    private RawHttpServer(Func<RawReply> reply)
+    private RawHttpServer(Func<RawRequest, RawReply> reply)
     {
         _reply = reply;
         _listener = new TcpListener(IPAddress.Loopback, 0);
@@ -75,9 +86,28 @@ internal sealed class RawHttpServer : IAsyncDisposable
     /// <summary>Gets a task that completes when a stalling reply has sent its head and the start of its body.</summary>
     public Task Stalling => _stalling.Task;
 
-    public static RawHttpServer Start(Func<RawReply> reply) => new(reply);
+    /// <summary>Gets the requests read so far, in order.</summary>
+    public IReadOnlyList<RawRequest> Received
+    {
+        get
+        {
+            lock (_received)
+            {
+                return [.. _received];
+            }
+        }
+    }
 
-    public static RawHttpServer Start(string json) => new(() => RawReply.Json(json));
+    public static RawHttpServer Start(Func<RawReply> reply) => new(_ => reply());
+
+    /// <summary>Starts a server whose reply depends on the request (a fake inference server).</summary>
+    public static RawHttpServer Start(Func<RawRequest, RawReply> reply) => new(reply);
+
+    /// <summary>Lets every stalled reply end now (its connection closes with the body incomplete): the test, not a timer,
+    /// decides when a stall ends.</summary>
+    public void ReleaseStalls() => _gate.TrySetResult();
+
+    public static RawHttpServer Start(string json) => new(_ => RawReply.Json(json));
 
     public async ValueTask DisposeAsync()
     {
@@ -95,7 +125,7 @@ internal sealed class RawHttpServer : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private static async Task ReadRequestAsync(NetworkStream stream, CancellationToken cancellationToken)
+    private static async Task<RawRequest> ReadRequestAsync(NetworkStream stream, CancellationToken cancellationToken)
     {
         var head = new List<byte>();
         byte[] one = new byte[1];
@@ -110,7 +140,9 @@ internal sealed class RawHttpServer : IAsyncDisposable
         }
 
         int length = 0;
-        foreach (string line in Encoding.ASCII.GetString([.. head]).Split("\r\n"))
+        string[] lines = Encoding.ASCII.GetString([.. head]).Split("\r\n");
+        string[] requestLine = lines[0].Split(' ');
+        foreach (string line in lines)
         {
             if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
             {
@@ -120,6 +152,7 @@ internal sealed class RawHttpServer : IAsyncDisposable
 
         byte[] body = new byte[length];
         await stream.ReadExactlyAsync(body, cancellationToken);
+        return new RawRequest(requestLine[0], requestLine.Length > 1 ? requestLine[1] : "", Encoding.UTF8.GetString(body));
     }
 
     private async Task AcceptAsync()
@@ -150,9 +183,14 @@ internal sealed class RawHttpServer : IAsyncDisposable
             try
             {
                 NetworkStream stream = client.GetStream();
-                await ReadRequestAsync(stream, _stop.Token);
+                RawRequest request = await ReadRequestAsync(stream, _stop.Token);
+                lock (_received)
+                {
+                    _received.Add(request);
+                }
+
                 Interlocked.Increment(ref _requests);
-                RawReply reply = _reply();
+                RawReply reply = _reply(request);
                 await stream.WriteAsync(reply.Head, _stop.Token);
                 await stream.WriteAsync(reply.Body, _stop.Token);
                 await stream.FlushAsync(_stop.Token);
