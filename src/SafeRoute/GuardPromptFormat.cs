@@ -87,9 +87,11 @@ public sealed class GuardPromptFormat
     public static GuardPromptFormat LlamaGuard3(bool is8B = true) => is8B ? LlamaGuard3Formats.Is8B : LlamaGuard3Formats.Is1B;
 
     /// <summary>Gets the format of a built-in family by its <c>template.kind</c>.</summary>
-    /// <param name="kind"><c>llama-guard-3-1b</c>, <c>llama-guard-3-8b</c>, <c>qwen3guard-gen</c> or <c>wildguard</c>.</param>
+    /// <param name="kind"><c>llama-guard-3-1b</c>, <c>llama-guard-3-8b</c>, or a built-in <c>template.kind</c> whose verdict
+    /// is one token after the prompt (<c>qwen3guard-gen</c>, <c>wildguard</c>, <c>llama-guard-4</c>,
+    /// <c>nemoguard-content-safety</c>); the per-policy families (<c>shieldgemma</c>, <c>granite-guardian</c>) are refused.</param>
     /// <returns>The format.</returns>
-    /// <exception cref="ArgumentException"><paramref name="kind"/> is not a built-in family.</exception>
+    /// <exception cref="ArgumentException"><paramref name="kind"/> is not a built-in family, or is a per-policy family.</exception>
     public static GuardPromptFormat FromKind(string kind)
     {
         ArgumentNullException.ThrowIfNull(kind);
@@ -161,6 +163,11 @@ public sealed class GuardPromptFormat
         if (verdict.Labels is null)
         {
             throw Fail("verdict", "gives token ids only; list the verdict token strings in 'verdict.labels'");
+        }
+
+        if (verdict.Policies is not null)
+        {
+            throw Fail("verdict.policies", "asks for one pass per policy, which one completions prompt cannot express (serve it locally, or one policy per custom template)");
         }
 
         string prefill = tpl.Prefill ?? "";
@@ -271,6 +278,11 @@ public sealed class GuardPromptFormat
 
     private static GuardPromptFormat FromFamily(FamilyTemplate family, string? prefill, bool controversialAsUnsafe, string[] extraSpecial, Func<string, Exception> fail)
     {
+        if (family.Policies is not null)
+        {
+            throw fail($"'{family.Kind}' is a per-policy family (one pass per policy), which one completions prompt cannot express; serve it locally (OnnxSafetyGuard) or describe one policy as a 'custom' template");
+        }
+
         string p = prefill ?? family.Prefill ?? "";
         return new GuardPromptFormat(
             family.Kind,

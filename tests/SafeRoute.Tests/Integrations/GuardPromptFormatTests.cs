@@ -73,6 +73,8 @@ public sealed class GuardPromptFormatTests
     [TestCase("llama-guard-3-1b")]
     [TestCase("qwen3guard-gen")]
     [TestCase("wildguard")]
+    [TestCase("llama-guard-4")]
+    [TestCase("nemoguard-content-safety")]
     public void TryParse_reads_back_what_Render_wrote(string kind)
     {
         GuardPromptFormat format = GuardPromptFormat.FromKind(kind);
@@ -94,6 +96,39 @@ public sealed class GuardPromptFormatTests
             string other = kind == "wildguard" ? GuardPromptFormat.FromKind("qwen3guard-gen").Render(Requests[0]) : GuardPromptFormat.FromKind("wildguard").Render(Requests[0]);
             Assert.That(format.TryParse(other, out _), Is.False, "another family's prompt");
         });
+    }
+
+    [TestCase("shieldgemma")]
+    [TestCase("granite-guardian")]
+    public void FromKind_refuses_per_policy_families(string kind) =>
+        Assert.That(() => GuardPromptFormat.FromKind(kind), Throws.ArgumentException.With.Message.Contains("per-policy"));
+
+    [Test]
+    public void NemoGuard_and_LlamaGuard4_render_the_golden_texts_of_the_independent_renderer()
+    {
+        string path = Path.Combine(TestContext.CurrentContext.TestDirectory, "Text", "NemoGuardVectors.json");
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+        int checkedCases = 0;
+        foreach ((string family, string key) in new[] { ("nemoguard-content-safety", "nemoguard"), ("llama-guard-4", "llamaGuard4") })
+        {
+            GuardPromptFormat format = GuardPromptFormat.FromKind(family);
+            foreach (System.Text.Json.JsonElement c in doc.RootElement.GetProperty(key).EnumerateArray())
+            {
+                string prompt = c.GetProperty("prompt").GetString()!;
+                string? response = c.GetProperty("response").ValueKind == System.Text.Json.JsonValueKind.String ? c.GetProperty("response").GetString() : null;
+                if ((prompt + response).Contains('<', StringComparison.Ordinal) || (prompt + response).Contains('[', StringComparison.Ordinal))
+                {
+                    continue; // special-token strings are neutralised in prompt text, unlike in the ids of the local encoder
+                }
+
+                string rendered = c.GetProperty("rendered").GetString()!;
+                string text = format.Render(new SafetyRequest(prompt, response), includeBeginOfText: true);
+                Assert.That(text, Does.StartWith(rendered).Or.EqualTo(rendered), $"{family}: a case of {prompt.Length} characters");
+                checkedCases++;
+            }
+        }
+
+        Assert.That(checkedCases, Is.GreaterThan(10));
     }
 
     [Test]
@@ -154,7 +189,7 @@ public sealed class GuardPromptFormatTests
             Assert.That(() => GuardPromptFormat.FromModelFolder(classifier.Directory), Throws.InstanceOf<SafeRouteException>().With.Message.Contains("classifier"));
             Assert.That(() => GuardPromptFormat.FromModelFolder(idsOnly), Throws.InstanceOf<SafeRouteException>().With.Message.Contains("verdict.labels"));
             Assert.That(() => GuardPromptFormat.FromModelFolder(suffix), Throws.InstanceOf<SafeRouteException>().With.Message.Contains("suffixTokenIds"));
-            Assert.That(() => GuardPromptFormat.FromKind("shieldgemma"), Throws.ArgumentException.With.Message.Contains("qwen3guard-gen"));
+            Assert.That(() => GuardPromptFormat.FromKind("no-such-family"), Throws.ArgumentException.With.Message.Contains("qwen3guard-gen"));
         });
     }
 }
