@@ -38,7 +38,7 @@ internal sealed class ModelArguments
 
     public Option<string> LargeFamily { get; } = new("--large-family")
     {
-        Description = "The prompt family the served large model speaks: llama-guard-3-8b (the default) or llama-guard-3-1b.",
+        Description = "The prompt family the served large model speaks: llama-guard-3-8b (the default), llama-guard-3-1b, a built-in template kind whose verdict is one token (qwen3guard-gen, wildguard, llama-guard-4, nemoguard-content-safety), or a model folder whose saferoute.json describes the family (its template texts, prefill and verdict.labels).",
         HelpName = "family",
         DefaultValueFactory = _ => "llama-guard-3-8b",
     };
@@ -151,12 +151,28 @@ internal sealed class ModelArguments
             ? m
             : throw new UsageException("--large-endpoint needs --large-model (the served model name).");
         string family = parse.GetValue(LargeFamily)!;
-        bool is8B = family switch
+        GuardPromptFormat? format = null;
+        bool is8B = family != "llama-guard-3-1b";
+        if (family is not ("llama-guard-3-8b" or "llama-guard-3-1b"))
         {
-            "llama-guard-3-8b" => true,
-            "llama-guard-3-1b" => false,
-            _ => throw new UsageException($"--large-family '{family}' is not known; use llama-guard-3-8b or llama-guard-3-1b."),
-        };
+            if (Directory.Exists(family))
+            {
+                family = Path.GetFullPath(family);
+                format = GuardPromptFormat.FromModelFolder(family);
+            }
+            else
+            {
+                try
+                {
+                    format = GuardPromptFormat.FromKind(family);
+                }
+                catch (ArgumentException ex)
+                {
+                    throw new UsageException($"--large-family '{family}' is neither a model folder nor a family the completions API can serve: {ex.Message}");
+                }
+            }
+        }
+
         string? apiKey = null;
         if (parse.GetValue(LargeApiKeyEnv) is { } variable)
         {
@@ -171,9 +187,18 @@ internal sealed class ModelArguments
                 o.Endpoint = endpoint;
                 o.Model = model;
                 o.Is8B = is8B;
+                o.PromptFormat = format;
                 o.ApiKey = apiKey;
             },
-            $"family={family}");
+            DescribeFormat(format ?? GuardPromptFormat.LlamaGuard3(is8B)));
+    }
+
+    /// <summary>What a served family's answers depend on, for the cache identity: its kind, the text it renders for a
+    /// fixed request (template texts, prefill, stripping) and its verdict tokens.</summary>
+    private static string DescribeFormat(GuardPromptFormat format)
+    {
+        string rendered = format.Render(new SafetyRequest("{identity probe}"));
+        return $"kind={format.Kind}\nrendered={rendered}\nsafe={string.Join('|', format.SafeTokens)}\nunsafe={string.Join('|', format.UnsafeTokens)}\ncontroversial={string.Join('|', format.ControversialTokens)}\ncontroversialAsUnsafe={format.ControversialAsUnsafe}";
     }
 
     private static string CheckFolder(string path, string option)

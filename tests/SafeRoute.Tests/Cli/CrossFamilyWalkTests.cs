@@ -160,6 +160,56 @@ public sealed class CrossFamilyWalkTests
     }
 
     [Test]
+    public async Task Walk_Qwen3GuardServedOverCompletions_FamilyFromItsFolderOrKind_CachesTheLocalVerdicts()
+    {
+        // A classifier small guard and a Qwen3Guard-style 3-way large guard (the tiny Qwen3 graph with Qwen3's real
+        // tokenizer), served by the GuardServer sample in its family's prompt format.
+        string folder = Guards.Qwen3GuardTests.WriteFolder(NewPath("qwen3"));
+        using OnnxSafetyGuard served = OnnxSafetyGuard.Create(folder, tier: GuardTier.Large);
+        await using LoopbackGuardServer server = await LoopbackGuardServer.StartAsync(app =>
+            SafeRoute.GuardServer.GuardServerEndpoints.MapDecoder(app, served, "tiny-qwen3guard", GuardPromptFormat.FromModelFolder(folder)));
+        string endpoint = server.Address.AbsoluteUri;
+        string localCache = NewPath("local.srfc");
+        string remoteCache = NewPath("remote.srfc");
+
+        (int code, _, string err) = await Run("cache", "--data", _data, "--cache", localCache, "--small", _small, "--large", folder, "--batch-size", "16");
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        (code, _, err) = await Run("cache", "--data", _data, "--cache", remoteCache, "--small", _small, "--large-endpoint", endpoint, "--large-model", "tiny-qwen3guard", "--large-family", folder, "--batch-size", "16");
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+
+        List<SafetyExample> rows = [.. SafetyDataset.Read(_data)];
+        FeatureSet local, remote;
+        using (FeatureCache a = FeatureCache.OpenRead(localCache))
+        using (FeatureCache b = FeatureCache.OpenRead(remoteCache))
+        {
+            local = a.Load(rows);
+            remote = b.Load(rows);
+        }
+
+        Assert.Multiple(() =>
+        {
+            for (int i = 0; i < rows.Count; i++)
+            {
+                Assert.That(remote.LargeUnsafeProbabilities[i], Is.EqualTo(local.LargeUnsafeProbabilities[i]).Within(1e-5), $"row {i}");
+            }
+        });
+
+        // eval accepts the cache with the same served family; another family (Llama Guard 3, the default) is another
+        // identity, and so is the bare kind here: the folder's manifest lists its own verdict token variants.
+        string router = NewPath("router.safetensors");
+        (code, _, err) = await Run("train-router", "--data", _data, "--cache", remoteCache, "--out", router, "--epochs", "50", "--hidden-size", "16", "--seed", "3");
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        (code, _, err) = await Run("eval", "--data", _data, "--cache", remoteCache, "--router", router, "--small", _small, "--large-endpoint", endpoint, "--large-model", "tiny-qwen3guard", "--large-family", folder, "--latency-rows", "2", "--bootstrap", "20", "--out", NewPath("report"));
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        foreach (string[] other in new[] { Array.Empty<string>(), ["--large-family", "qwen3guard-gen"] })
+        {
+            (code, _, err) = await Run(["eval", "--data", _data, "--cache", remoteCache, "--router", router, "--small", _small, "--large-endpoint", endpoint, "--large-model", "tiny-qwen3guard", .. other, "--out", NewPath("report")]);
+            Assert.That(code, Is.EqualTo(ExitCodes.DataOrModel), string.Join(' ', other));
+            Assert.That(err, Does.Contain("other models"));
+        }
+    }
+
+    [Test]
     public async Task RemoteLarge_ServerAnswersUnreadably_CacheFailsWithExitThree_AndWritesNothing()
     {
         using OnnxSafetyGuard served = OnnxSafetyGuard.Create(_large, tier: GuardTier.Large);
@@ -185,7 +235,8 @@ public sealed class CrossFamilyWalkTests
     }
 
     [TestCase("--large", "LARGE", "not both")]
-    [TestCase("--large-family", "shieldgemma", "not known")]
+    [TestCase("--large-family", "shieldgemma", "per-policy")]
+    [TestCase("--large-family", "no-such-family", "neither a model folder")]
     [TestCase("--large-api-key-env", "SAFEROUTE_TEST_UNSET_VARIABLE", "not set")]
     public async Task RemoteOptions_Invalid_ExitTwo(string option, string value, string expected)
     {
