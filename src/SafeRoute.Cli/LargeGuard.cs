@@ -57,7 +57,17 @@ internal sealed class LargeGuard : IDisposable
         ServiceProvider provider = services.BuildServiceProvider();
         try
         {
-            RemoteSafetyGuard guard = provider.GetRequiredService<RemoteSafetyGuard>();
+            RemoteSafetyGuard guard;
+            try
+            {
+                guard = provider.GetRequiredService<RemoteSafetyGuard>();
+            }
+            catch (ArgumentException ex)
+            {
+                // The remote guard's option checks: the command line set them.
+                throw new UsageException(ex.Message);
+            }
+
             string description = $"remote completions\nuri={guard.CompletionsUri.AbsoluteUri}\nmodel={guard.Model}\n{familyDescription}";
             return new LargeGuard(guard, provider, GuardModelIdentity.FromDescription(guard.Model, description), guard.Model, folder: null);
         }

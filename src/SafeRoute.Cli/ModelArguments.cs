@@ -1,4 +1,5 @@
 using System.CommandLine;
+using SafeRoute.Remote;
 using SafeRoute.Routing;
 
 namespace SafeRoute.Cli;
@@ -43,6 +44,30 @@ internal sealed class ModelArguments
         DefaultValueFactory = _ => "llama-guard-3-8b",
     };
 
+    public Option<string> LargeProtocol { get; } = new("--large-protocol")
+    {
+        Description = "The API of --large-endpoint: completions (a decoder family, the default), vllm-classify (a sequence classifier on vLLM's /classify: prompts only) or tei-predict (a sequence classifier on Text Embeddings Inference's /predict).",
+        HelpName = "api",
+        DefaultValueFactory = _ => "completions",
+    };
+
+    public Option<string?> LargeLabels { get; } = new("--large-labels")
+    {
+        Description = "A served classifier's labels in logit order, comma-separated (vllm-classify: required; tei-predict: checked when given).",
+        HelpName = "labels",
+    };
+
+    public Option<string?> LargeUnsafeLabels { get; } = new("--large-unsafe-labels")
+    {
+        Description = "The served classifier's labels that mean unsafe, comma-separated (required with vllm-classify and tei-predict).",
+        HelpName = "labels",
+    };
+
+    public Option<bool> LargeMultiLabel { get; } = new("--large-multi-label")
+    {
+        Description = "The served classifier is multi-label (independent sigmoids: p(unsafe) is the largest unsafe label's); otherwise one softmax.",
+    };
+
     public Option<string?> LargeApiKeyEnv { get; } = new("--large-api-key-env")
     {
         Description = "The name of an environment variable that holds the API key of --large-endpoint (sent as a bearer token; never put a key on the command line).",
@@ -57,6 +82,10 @@ internal sealed class ModelArguments
         command.Options.Add(LargeEndpoint);
         command.Options.Add(LargeModel);
         command.Options.Add(LargeFamily);
+        command.Options.Add(LargeProtocol);
+        command.Options.Add(LargeLabels);
+        command.Options.Add(LargeUnsafeLabels);
+        command.Options.Add(LargeMultiLabel);
         command.Options.Add(LargeApiKeyEnv);
     }
 
@@ -126,9 +155,9 @@ internal sealed class ModelArguments
     {
         if (parse.GetValue(LargeEndpoint) is not { } endpointText)
         {
-            foreach (Option option in new Option[] { LargeModel, LargeApiKeyEnv })
+            foreach (Option option in new Option[] { LargeModel, LargeApiKeyEnv, LargeProtocol, LargeLabels, LargeUnsafeLabels, LargeMultiLabel, LargeFamily })
             {
-                if (parse.GetResult(option) is not null)
+                if (parse.GetResult(option) is { Implicit: false })
                 {
                     throw new UsageException($"{option.Name} needs --large-endpoint.");
                 }
@@ -150,6 +179,35 @@ internal sealed class ModelArguments
         string model = parse.GetValue(LargeModel) is { Length: > 0 } m && !string.IsNullOrWhiteSpace(m)
             ? m
             : throw new UsageException("--large-endpoint needs --large-model (the served model name).");
+        string? apiKey = null;
+        if (parse.GetValue(LargeApiKeyEnv) is { } variable)
+        {
+            apiKey = Environment.GetEnvironmentVariable(variable) is { Length: > 0 } key
+                ? key
+                : throw new UsageException($"--large-api-key-env names '{variable}', which is not set or empty.");
+        }
+
+        string protocolName = parse.GetValue(LargeProtocol)!;
+        RemoteGuardProtocol protocol = protocolName switch
+        {
+            "completions" => RemoteGuardProtocol.Completions,
+            "vllm-classify" => RemoteGuardProtocol.VllmClassify,
+            "tei-predict" => RemoteGuardProtocol.TeiPredict,
+            _ => throw new UsageException($"--large-protocol '{protocolName}' is not known; use completions, vllm-classify or tei-predict."),
+        };
+        if (protocol != RemoteGuardProtocol.Completions)
+        {
+            return RemoteClassifier(parse, endpoint, model, apiKey, protocol, protocolName);
+        }
+
+        foreach (Option option in new Option[] { LargeLabels, LargeUnsafeLabels, LargeMultiLabel })
+        {
+            if (parse.GetResult(option) is { Implicit: false })
+            {
+                throw new UsageException($"{option.Name} is for a served classifier (--large-protocol vllm-classify or tei-predict).");
+            }
+        }
+
         string family = parse.GetValue(LargeFamily)!;
         GuardPromptFormat? format = null;
         bool is8B = family != "llama-guard-3-1b";
@@ -173,14 +231,6 @@ internal sealed class ModelArguments
             }
         }
 
-        string? apiKey = null;
-        if (parse.GetValue(LargeApiKeyEnv) is { } variable)
-        {
-            apiKey = Environment.GetEnvironmentVariable(variable) is { Length: > 0 } key
-                ? key
-                : throw new UsageException($"--large-api-key-env names '{variable}', which is not set or empty.");
-        }
-
         return LargeGuard.Remote(
             o =>
             {
@@ -191,6 +241,36 @@ internal sealed class ModelArguments
                 o.ApiKey = apiKey;
             },
             DescribeFormat(format ?? GuardPromptFormat.LlamaGuard3(is8B)));
+    }
+
+    private LargeGuard RemoteClassifier(ParseResult parse, Uri endpoint, string model, string? apiKey, RemoteGuardProtocol protocol, string protocolName)
+    {
+        if (parse.GetResult(LargeFamily) is { Implicit: false })
+        {
+            throw new UsageException("--large-family is for a decoder family on the completions API; a served classifier takes --large-labels and --large-unsafe-labels.");
+        }
+
+        static string[] Split(string? text) => text is null ? [] : [.. text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)];
+        string[] labels = Split(parse.GetValue(LargeLabels));
+        string[] unsafeLabels = Split(parse.GetValue(LargeUnsafeLabels));
+        if (unsafeLabels.Length == 0)
+        {
+            throw new UsageException($"--large-protocol {protocolName} needs --large-unsafe-labels (the labels that mean unsafe).");
+        }
+
+        bool multiLabel = parse.GetValue(LargeMultiLabel);
+        return LargeGuard.Remote(
+            o =>
+            {
+                o.Endpoint = endpoint;
+                o.Model = model;
+                o.ApiKey = apiKey;
+                o.Protocol = protocol;
+                o.ClassifierLabels = labels;
+                o.UnsafeLabels = unsafeLabels;
+                o.MultiLabel = multiLabel;
+            },
+            $"protocol={protocolName}\nlabels={string.Join('|', labels)}\nunsafe={string.Join('|', unsafeLabels)}\nmultiLabel={multiLabel}");
     }
 
     /// <summary>What a served family's answers depend on, for the cache identity: its kind, the text it renders for a

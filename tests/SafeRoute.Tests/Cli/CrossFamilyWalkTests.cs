@@ -209,6 +209,61 @@ public sealed class CrossFamilyWalkTests
         }
     }
 
+    [TestCase("vllm-classify")]
+    [TestCase("tei-predict")]
+    public async Task Walk_ClassifierLargeServedOnAClassificationEndpoint_CachesTheLocalVerdicts(string protocol)
+    {
+        // Another classifier (other weights) as the large guard, served by the GuardServer sample on /classify and /predict.
+        string folder = TinyClassifierModel.Create(NewPath("classifier-large"), seed: 11).Directory;
+        using OnnxSafetyGuard served = OnnxSafetyGuard.Create(folder, tier: GuardTier.Large);
+        await using LoopbackGuardServer server = await LoopbackGuardServer.StartAsync(app => SafeRoute.GuardServer.GuardServerEndpoints.MapClassifier(app, served, "tiny-classifier"));
+        string labels = string.Join(',', SafeRoute.GuardServer.GuardServerEndpoints.ClassifierLabels);
+        string localCache = NewPath("local.srfc");
+        string remoteCache = NewPath("remote.srfc");
+
+        (int code, _, string err) = await Run("cache", "--data", _data, "--cache", localCache, "--small", _small, "--large", folder, "--batch-size", "16");
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+        string[] remoteArgs = ["--large-endpoint", server.Address.AbsoluteUri, "--large-model", "tiny-classifier", "--large-protocol", protocol, "--large-labels", labels, "--large-unsafe-labels", "unsafe"];
+        (code, _, err) = await Run(["cache", "--data", _data, "--cache", remoteCache, "--small", _small, .. remoteArgs, "--batch-size", "16"]);
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+
+        List<SafetyExample> rows = [.. SafetyDataset.Read(_data)];
+        FeatureSet local, remote;
+        using (FeatureCache a = FeatureCache.OpenRead(localCache))
+        using (FeatureCache b = FeatureCache.OpenRead(remoteCache))
+        {
+            local = a.Load(rows);
+            remote = b.Load(rows);
+        }
+
+        Assert.Multiple(() =>
+        {
+            for (int i = 0; i < rows.Count; i++)
+            {
+                Assert.That(remote.LargeUnsafeProbabilities[i], Is.EqualTo(local.LargeUnsafeProbabilities[i]).Within(1e-5), $"row {i}");
+            }
+        });
+
+        (code, string classified, err) = await Run(["classify", "--small", _small, .. remoteArgs, "--router", "entropy", "--threshold", "0", "--json", "how do i bake bread"]);
+        Assert.That(code, Is.EqualTo(ExitCodes.Ok).Or.EqualTo(ExitCodes.UnsafeFound), err);
+        using JsonDocument verdict = JsonDocument.Parse(classified);
+        Assert.That(verdict.RootElement.GetProperty("decidedBy").GetString(), Is.EqualTo("Large"));
+    }
+
+    [TestCase("--large-protocol vllm-classify --large-labels safe,unsafe", "--large-unsafe-labels")]
+    [TestCase("--large-protocol vllm-classify --large-unsafe-labels unsafe", "ClassifierLabels")]
+    [TestCase("--large-labels safe,unsafe", "served classifier")]
+    [TestCase("--large-protocol tei-predict --large-unsafe-labels unsafe --large-family wildguard", "--large-family")]
+    [TestCase("--large-protocol grpc", "not known")]
+    public async Task RemoteClassifierOptions_Invalid_ExitTwo(string options, string expected)
+    {
+        string[] args = ["classify", "--small", _small, "--large-endpoint", "http://127.0.0.1:9/", "--large-model", "m", "--router", "entropy", .. options.Split(' '), "hello"];
+        (int code, _, string err) = await Run(args);
+
+        Assert.That(code, Is.EqualTo(ExitCodes.Usage), err);
+        Assert.That(err, Does.Contain(expected));
+    }
+
     [Test]
     public async Task RemoteLarge_ServerAnswersUnreadably_CacheFailsWithExitThree_AndWritesNothing()
     {
