@@ -92,34 +92,7 @@ public static class GuardServerEndpoints
             }
 
             IReadOnlyList<SafetyVerdict> verdicts = await guard.EvaluateBatchAsync(requests, cancellationToken).ConfigureAwait(false);
-            var choices = new object[verdicts.Count];
-            for (int i = 0; i < verdicts.Count; i++)
-            {
-                double p = verdicts[i].UnsafeProbability;
-                double logUnsafe = Math.Max(-1000, Math.Log(p));
-                double logSafe = Math.Max(-1000, Math.Log(1 - p));
-                string token = verdicts[i].IsUnsafe ? "unsafe" : "safe";
-                object? logprobs = topLogprobs > 0
-                    ? new
-                    {
-                        tokens = new[] { token },
-                        token_logprobs = new[] { token == "unsafe" ? logUnsafe : logSafe },
-                        top_logprobs = new[] { new Dictionary<string, double> { ["safe"] = logSafe, ["unsafe"] = logUnsafe } },
-                        text_offset = new[] { 0 },
-                    }
-                    : null;
-                choices[i] = new { index = i, text = token, logprobs, finish_reason = "length" };
-            }
-
-            return Results.Json(new
-            {
-                id = "cmpl-" + Guid.NewGuid().ToString("N"),
-                @object = "text_completion",
-                created = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
-                model = modelName,
-                choices,
-                usage = new { prompt_tokens = 0, completion_tokens = verdicts.Count, total_tokens = verdicts.Count },
-            });
+            return CompletionsAnswer(verdicts, modelName, topLogprobs, "safe", "unsafe");
         }
     }
 
@@ -206,8 +179,13 @@ public static class GuardServerEndpoints
 
         int topLogprobs = root.TryGetProperty("logprobs", out JsonElement lp) && lp.ValueKind == JsonValueKind.Number ? lp.GetInt32() : 0;
         IReadOnlyList<SafetyVerdict> verdicts = await guard.EvaluateBatchAsync(requests, cancellationToken).ConfigureAwait(false);
-        string safeToken = format.SafeTokens[0];
-        string unsafeToken = format.UnsafeTokens[0];
+        return CompletionsAnswer(verdicts, modelName, topLogprobs, format.SafeTokens[0], format.UnsafeTokens[0]);
+    }
+
+    /// <summary>A <c>/v1/completions</c> answer: one choice per verdict whose one generated token is the verdict token, with
+    /// the two verdict tokens' logprobs as <c>top_logprobs</c> when <paramref name="topLogprobs"/> asks for them.</summary>
+    private static IResult CompletionsAnswer(IReadOnlyList<SafetyVerdict> verdicts, string modelName, int topLogprobs, string safeToken, string unsafeToken)
+    {
         var choices = new object[verdicts.Count];
         for (int i = 0; i < verdicts.Count; i++)
         {

@@ -151,52 +151,9 @@ public sealed partial class RemoteSafetyGuard : ISafetyGuard
         }
 
         var entries = new List<(string Token, double Logprob)>();
-        if (choice.TryGetProperty("logprobs", out JsonElement logprobs) && logprobs.ValueKind != JsonValueKind.Null)
+        if (!TryReadTopEntries(choice, entries, out reason))
         {
-            if (logprobs.ValueKind != JsonValueKind.Object)
-            {
-                reason = "'logprobs' is not an object";
-                return false;
-            }
-
-            if (logprobs.TryGetProperty("top_logprobs", out JsonElement top) && top.ValueKind == JsonValueKind.Array && top.GetArrayLength() > 0)
-            {
-                // OpenAI legacy completions (vLLM, TGI): top_logprobs[0] is { token: logprob }.
-                if (top[0].ValueKind != JsonValueKind.Object)
-                {
-                    reason = "'top_logprobs[0]' is not an object";
-                    return false;
-                }
-
-                foreach (JsonProperty p in top[0].EnumerateObject())
-                {
-                    if (!TryFinite(p.Value, out double lp))
-                    {
-                        reason = "a top logprob is not a finite number";
-                        return false;
-                    }
-
-                    entries.Add((p.Name, lp));
-                }
-            }
-            else if (logprobs.TryGetProperty("content", out JsonElement content) && content.ValueKind == JsonValueKind.Array && content.GetArrayLength() > 0
-                && content[0].ValueKind == JsonValueKind.Object
-                && content[0].TryGetProperty("top_logprobs", out JsonElement chatTop) && chatTop.ValueKind == JsonValueKind.Array)
-            {
-                // Chat-style logprobs (llama.cpp server): content[0].top_logprobs is [{ token, logprob }].
-                foreach (JsonElement e in chatTop.EnumerateArray())
-                {
-                    if (e.ValueKind != JsonValueKind.Object
-                        || !e.TryGetProperty("token", out JsonElement tok) || tok.ValueKind != JsonValueKind.String
-                        || !e.TryGetProperty("logprob", out JsonElement lpElement) || !TryFinite(lpElement, out double lp))
-                    {
-                        reason = "a top logprob entry has no string 'token' and finite 'logprob'";
-                        return false;
-                    }
-
-                    entries.Add((tok.GetString()!, lp));
-                }
-            }
+            return false;
         }
 
         if (entries.Count > 0)

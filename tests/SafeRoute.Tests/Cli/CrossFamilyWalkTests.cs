@@ -62,6 +62,28 @@ public sealed class CrossFamilyWalkTests
 
     private string NewPath(string name) => Path.Combine(_directory, Guid.NewGuid().ToString("N") + "-" + name);
 
+    /// <summary>The served large guard's cached p(unsafe) equals the local folder's on every row (and the small guard's is the same).</summary>
+    private void AssertSameLargeProbabilities(string localCache, string remoteCache)
+    {
+        List<SafetyExample> rows = [.. SafetyDataset.Read(_data)];
+        FeatureSet local, remote;
+        using (FeatureCache a = FeatureCache.OpenRead(localCache))
+        using (FeatureCache b = FeatureCache.OpenRead(remoteCache))
+        {
+            local = a.Load(rows);
+            remote = b.Load(rows);
+        }
+
+        Assert.Multiple(() =>
+        {
+            for (int i = 0; i < rows.Count; i++)
+            {
+                Assert.That(remote.LargeUnsafeProbabilities[i], Is.EqualTo(local.LargeUnsafeProbabilities[i]).Within(1e-5), $"row {i}: the served guard's p(unsafe) equals the local folder's");
+                Assert.That(remote.SmallUnsafeProbabilities[i], Is.EqualTo(local.SmallUnsafeProbabilities[i]), $"row {i}: the same small guard");
+            }
+        });
+    }
+
     [Test]
     public async Task Walk_ClassifierSmall_DecoderLarge_CacheTrainCalibrateEvalClassify()
     {
@@ -115,27 +137,12 @@ public sealed class CrossFamilyWalkTests
         Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
         Assert.That(server.Requests, Is.EqualTo(requestsAfterCache), "a second run finds every row cached and asks the server nothing");
 
-        List<SafetyExample> rows = [.. SafetyDataset.Read(_data)];
-        FeatureSet local, remote;
-        GuardModelIdentity remoteLarge;
-        using (FeatureCache a = FeatureCache.OpenRead(localCache))
+        AssertSameLargeProbabilities(localCache, remoteCache);
         using (FeatureCache b = FeatureCache.OpenRead(remoteCache))
         {
-            local = a.Load(rows);
-            remote = b.Load(rows);
-            remoteLarge = b.LargeModel;
+            Assert.That(b.LargeModel.Name, Is.EqualTo(ServedName));
+            Assert.That(b.LargeModel, Is.Not.EqualTo(GuardModelIdentity.FromModelDirectory(_large)));
         }
-
-        Assert.Multiple(() =>
-        {
-            Assert.That(remoteLarge.Name, Is.EqualTo(ServedName));
-            Assert.That(remoteLarge, Is.Not.EqualTo(GuardModelIdentity.FromModelDirectory(_large)));
-            for (int i = 0; i < rows.Count; i++)
-            {
-                Assert.That(remote.LargeUnsafeProbabilities[i], Is.EqualTo(local.LargeUnsafeProbabilities[i]).Within(1e-5), $"row {i}: the served guard's p(unsafe) equals the local folder's");
-                Assert.That(remote.SmallUnsafeProbabilities[i], Is.EqualTo(local.SmallUnsafeProbabilities[i]), $"row {i}: the same small guard");
-            }
-        });
 
         (code, _, err) = await Run("train-router", "--data", _data, "--cache", remoteCache, "--out", router, "--epochs", "100", "--hidden-size", "16", "--batch-size", "64", "--seed", "3");
         Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
@@ -177,22 +184,7 @@ public sealed class CrossFamilyWalkTests
         (code, _, err) = await Run("cache", "--data", _data, "--cache", remoteCache, "--small", _small, "--large-endpoint", endpoint, "--large-model", "tiny-qwen3guard", "--large-family", folder, "--batch-size", "16");
         Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
 
-        List<SafetyExample> rows = [.. SafetyDataset.Read(_data)];
-        FeatureSet local, remote;
-        using (FeatureCache a = FeatureCache.OpenRead(localCache))
-        using (FeatureCache b = FeatureCache.OpenRead(remoteCache))
-        {
-            local = a.Load(rows);
-            remote = b.Load(rows);
-        }
-
-        Assert.Multiple(() =>
-        {
-            for (int i = 0; i < rows.Count; i++)
-            {
-                Assert.That(remote.LargeUnsafeProbabilities[i], Is.EqualTo(local.LargeUnsafeProbabilities[i]).Within(1e-5), $"row {i}");
-            }
-        });
+        AssertSameLargeProbabilities(localCache, remoteCache);
 
         // eval accepts the cache with the same served family; another family (Llama Guard 3, the default) is another
         // identity, and so is the bare kind here: the folder's manifest lists its own verdict token variants.
@@ -227,22 +219,7 @@ public sealed class CrossFamilyWalkTests
         (code, _, err) = await Run(["cache", "--data", _data, "--cache", remoteCache, "--small", _small, .. remoteArgs, "--batch-size", "16"]);
         Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
 
-        List<SafetyExample> rows = [.. SafetyDataset.Read(_data)];
-        FeatureSet local, remote;
-        using (FeatureCache a = FeatureCache.OpenRead(localCache))
-        using (FeatureCache b = FeatureCache.OpenRead(remoteCache))
-        {
-            local = a.Load(rows);
-            remote = b.Load(rows);
-        }
-
-        Assert.Multiple(() =>
-        {
-            for (int i = 0; i < rows.Count; i++)
-            {
-                Assert.That(remote.LargeUnsafeProbabilities[i], Is.EqualTo(local.LargeUnsafeProbabilities[i]).Within(1e-5), $"row {i}");
-            }
-        });
+        AssertSameLargeProbabilities(localCache, remoteCache);
 
         (code, string classified, err) = await Run(["classify", "--small", _small, .. remoteArgs, "--router", "entropy", "--threshold", "0", "--json", "how do i bake bread"]);
         Assert.That(code, Is.EqualTo(ExitCodes.Ok).Or.EqualTo(ExitCodes.UnsafeFound), err);
