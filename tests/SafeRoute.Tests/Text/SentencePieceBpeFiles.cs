@@ -57,6 +57,8 @@ internal sealed class SentencePieceFamilyVectors
 {
     public Dictionary<string, int> SpecialTokens { get; set; } = [];
 
+    public List<SentencePieceText> VerdictTokens { get; set; } = [];
+
     public List<SentencePieceText> Texts { get; set; } = [];
 
     public List<SentencePieceCase> Cases { get; set; } = [];

@@ -121,6 +121,30 @@ public sealed class SentencePieceBpeVectorTests
 
     [TestCase("gemma2")]
     [TestCase("llama2")]
+    public void VerdictTokens_MatchTheGoldenIds(string family)
+    {
+        PromptEncoder encoder = Encoder(family, null);
+        foreach (SentencePieceText token in SentencePieceBpeFiles.Family(family).VerdictTokens)
+        {
+            Assert.That(encoder.EncodeTrusted(token.Text), Is.EqualTo(token.Ids), $"'{token.Text}'");
+        }
+
+        // ShieldGemma's Yes / No are one token each (vocab['Yes'] 3553, vocab['No'] 1294). With Llama 2's Prepend
+        // normalizer a string is encoded as a text of its own, so " no" is two tokens and "no" is the "▁no" token.
+        if (family == "gemma2")
+        {
+            Assert.That(encoder.EncodeTrusted("Yes"), Is.EqualTo(new[] { 3553 }));
+            Assert.That(encoder.EncodeTrusted("No"), Is.EqualTo(new[] { 1294 }));
+        }
+        else
+        {
+            Assert.That(encoder.EncodeTrusted(" no"), Has.Length.EqualTo(2));
+            Assert.That(encoder.EncodeTrusted("no"), Has.Length.EqualTo(1));
+        }
+    }
+
+    [TestCase("gemma2")]
+    [TestCase("llama2")]
     public void Tokenizer_SpecialTokensAreTheFilesSpecialAddedTokens(string family)
     {
         Assert.That(Tokenizer(family).SpecialTokens, Is.EquivalentTo(SentencePieceBpeFiles.Family(family).SpecialTokens));

@@ -190,7 +190,9 @@ function family(T, name, render) {
       cases.push({ policy: c.policy ?? null, prompt, response: c.response ?? null, rendered, ids });
     }
   });
-  return { specialTokens: T.special, texts: raw, cases };
+  // Verdict token strings as PromptEncoder.EncodeTrusted encodes them (one text run, normalizer included).
+  const verdictTokens = ["Yes", "No", "yes", "no", " yes", " no"].map((text) => ({ text, ids: T.textOnly.encode(text, { add_special_tokens: false }) }));
+  return { specialTokens: T.special, verdictTokens, texts: raw, cases };
 }
 
 const responses = [
