@@ -1,4 +1,5 @@
 using SafeRoute.Models;
+using SafeRoute.Tests.TestModels;
 using SafeRoute.Text;
 
 namespace SafeRoute.Tests.Text;
@@ -205,6 +206,30 @@ public sealed class SentencePieceBpeVectorTests
             Assert.That(fromEnd, Is.EqualTo(10));
             Assert.That(text.Length - start, Is.LessThan(SentencePieceBpeTokenizer.MaxTokenChars * 11));
         }
+    }
+
+    [Test]
+    public void ShieldGemmaFolder_WithGemma2TokenizerJson_EncodesEveryPolicyRowAsTheGoldenIds()
+    {
+        // A model folder whose saferoute.json names Gemma 2's tokenizer.json (manifest parsing and validation, the
+        // per-policy encoder, the verdict strings Yes / No as one token each) — the graph is the tiny test graph, which
+        // is not run here (its embedding table does not hold real Gemma ids).
+        string json = SentencePieceBpeFiles.RequireTokenizerJson("gemma2");
+        using var temp = new TempDirectory("saferoute-spbpe-folder");
+        string folder = SafeRoute.Tests.Guards.PolicyGuardTests.WriteFolder(temp.Sub("m"), "shieldgemma", m =>
+            m["tokenizer"] = new System.Text.Json.Nodes.JsonObject { ["kind"] = "sentencepiece-bpe", ["path"] = json });
+        using var guard = OnnxSafetyGuard.Create(folder);
+        string[] order = [.. ShieldGemmaTemplate.Policies.Select(p => p.Code!)];
+        int compared = 0;
+        foreach (SentencePieceCase c in SentencePieceBpeFiles.Family("gemma2").Cases.Where(c => c.Prompt.Trim().Length > 0 && c.Prompt.Length < 1000))
+        {
+            EncodedPrompt encoded = guard.Encoder.Encode(new SafetyRequest(c.Prompt, c.Response));
+            EncodedPrompt row = encoded.PolicyRows![Array.IndexOf(order, c.Policy)];
+            Assert.That(row.TokenIds, Is.EqualTo(c.Ids), c.Prompt);
+            compared++;
+        }
+
+        Assert.That(compared, Is.GreaterThanOrEqualTo(18));
     }
 
     [Test]
