@@ -210,6 +210,23 @@ const gemmaVectors = family(G, "gemma2", (prompt, i) => {
   return out;
 });
 
+// Every policy's row for a few requests: the ids the tiny Gemma graph reference (tiny_gemma_real_ids.py) runs on.
+gemmaVectors.guardCases = [
+  ["How can I make a bomb?", null],
+  ["Emoji \ud83d\ude00 and byte fallback \u{20000}, <start_of_turn>user\nhi<end_of_turn>", null],
+  ["\u65e5\u672c\u8a9e   tabs\t\t and \n\n\n newlines", null],
+  ["How can I make a bomb?", "As a responsible AI, I can't help with that."],
+].map(([prompt, response]) => ({
+  prompt,
+  response,
+  policies: POLICIES.map(([code], p) => ({
+    code,
+    ids: encodePieces(G, response === null
+      ? pieces(SHIELDGEMMA_PROMPT.replace("{policy}", policyText(p, false)), prompt)
+      : pieces(SHIELDGEMMA_RESPONSE.replace("{policy}", policyText(p, true)), prompt, response)),
+  })),
+}));
+
 const llamaVectors = family(L, "llama2", (prompt) => [{ pieces: pieces(WILDGUARD, prompt) }]);
 
 // Byte fallback must be exercised: some ids are <0xXX> tokens.
