@@ -401,8 +401,10 @@ internal sealed class CategoriesManifest
 /// <summary>How the tokenizer is built.</summary>
 internal sealed class TokenizerManifest
 {
-    /// <summary>"tiktoken": a tiktoken-format rank file (base64 token, space, rank per line); "wordpiece": a BERT
-    /// vocab.txt (classifiers); "sentencepiece": a SentencePiece model (classifiers, e.g. DeBERTa-v3).</summary>
+    /// <summary>"tiktoken": a tiktoken-format rank file (base64 token, space, rank per line); "bpe": a Hugging Face
+    /// byte-level BPE tokenizer.json (decoders); "sentencepiece-bpe": a Hugging Face SentencePiece-style BPE
+    /// tokenizer.json (decoders: Gemma 2, Llama 2); "wordpiece": a BERT vocab.txt (classifiers); "sentencepiece": a
+    /// SentencePiece model (classifiers, e.g. DeBERTa-v3).</summary>
     [JsonPropertyName("kind")] public string Kind { get; set; } = "tiktoken";
 
     /// <summary>Path of the tokenizer file, relative to the model folder or absolute. Exclusive with <see cref="Builtin"/>.</summary>

@@ -74,6 +74,9 @@ internal sealed class BoundedPreTokenizer : PreTokenizer
         t_longestPiece = 0;
     }
 
+    /// <summary>Gets the cancellation token of this thread's current encoding call.</summary>
+    internal static CancellationToken CurrentCancellation => t_cancellation;
+
     /// <summary>Makes <paramref name="token"/> the token checked before every piece on this thread until the scope is disposed.</summary>
     /// <param name="token">The token.</param>
     /// <returns>The scope.</returns>

@@ -20,7 +20,7 @@ namespace SafeRoute.Text;
 /// repeat the same few pieces), rank lookups do not allocate, and ids are written straight into the caller's list.</para>
 /// <para>The cancellation token of <see cref="BoundedPreTokenizer.Cancellation"/> is checked before every piece.</para>
 /// </remarks>
-internal sealed class PieceTokenizer
+internal sealed class PieceTokenizer : ITextTokenizer
 {
     /// <summary>Pieces at least this long are cached per call (shorter ones merge in well under a microsecond).</summary>
     internal const int CachedPieceMinChars = 16;

@@ -88,7 +88,7 @@ internal sealed partial class PromptEncoder : IPromptEncoder
     /// <summary>Characters per wanted token in the first head or tail window (grown while too small).</summary>
     private const int FirstWindowCharsPerToken = 4;
 
-    private readonly PieceTokenizer _tokenizer;
+    private readonly ITextTokenizer _tokenizer;
     private readonly PromptTemplate _promptOnly;
     private readonly PromptTemplate? _promptAndResponse;
     private readonly int[] _suffix;
@@ -104,7 +104,7 @@ internal sealed partial class PromptEncoder : IPromptEncoder
     [ThreadStatic]
     private static List<int>? t_scratch;
 
-    private PromptEncoder(PieceTokenizer tokenizer, Regex pattern, int baseVocabularySize, int maxSequenceLength, PromptTemplate promptOnly, PromptTemplate? promptAndResponse, int[] suffix, bool strip, string source)
+    private PromptEncoder(ITextTokenizer tokenizer, Regex pattern, int baseVocabularySize, int maxSequenceLength, PromptTemplate promptOnly, PromptTemplate? promptAndResponse, int[] suffix, bool strip, string source)
     {
         _tokenizer = tokenizer;
         _pattern = pattern;
@@ -138,7 +138,10 @@ internal sealed partial class PromptEncoder : IPromptEncoder
     }
 
     /// <summary>Gets the text tokenizer (no special tokens), for tests.</summary>
-    internal PieceTokenizer TextTokenizer => _tokenizer;
+    internal PieceTokenizer TextTokenizer => _tokenizer as PieceTokenizer ?? throw new InvalidOperationException("The text tokenizer is not a PieceTokenizer.");
+
+    /// <summary>Gets the text tokenizer, whatever its kind, for tests.</summary>
+    internal ITextTokenizer AnyTextTokenizer => _tokenizer;
 
     /// <summary>Gets the longest sequence <see cref="Encode"/> returns.</summary>
     public int MaxSequenceLength { get; }
@@ -171,14 +174,15 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         TokenizerManifest tok = manifest.Tokenizer ?? throw Fail("tokenizer", "is missing");
         TemplateManifest tpl = manifest.Template ?? throw Fail("template", "is missing");
         bool byteLevelJson = string.Equals(tok.Kind, "bpe", StringComparison.Ordinal);
-        if (!byteLevelJson && !string.Equals(tok.Kind, "tiktoken", StringComparison.Ordinal))
+        bool sentencePiece = string.Equals(tok.Kind, "sentencepiece-bpe", StringComparison.Ordinal);
+        if (!byteLevelJson && !sentencePiece && !string.Equals(tok.Kind, "tiktoken", StringComparison.Ordinal))
         {
-            throw Fail("tokenizer.kind", $"is '{tok.Kind}'; a decoder reads 'tiktoken' (a rank file) or 'bpe' (a Hugging Face byte-level BPE tokenizer.json)");
+            throw Fail("tokenizer.kind", $"is '{tok.Kind}'; a decoder reads 'tiktoken' (a rank file), 'bpe' (a Hugging Face byte-level BPE tokenizer.json) or 'sentencepiece-bpe' (a Hugging Face SentencePiece-style BPE tokenizer.json: Gemma, Llama 2)");
         }
 
-        if (byteLevelJson && string.IsNullOrWhiteSpace(tok.Path))
+        if ((byteLevelJson || sentencePiece) && string.IsNullOrWhiteSpace(tok.Path))
         {
-            throw Fail("tokenizer.path", "is missing (tokenizer.kind 'bpe' reads a tokenizer.json file; 'builtin' is for rank data)");
+            throw Fail("tokenizer.path", $"is missing (tokenizer.kind '{tok.Kind}' reads a tokenizer.json file; 'builtin' is for rank data)");
         }
 
         if (string.IsNullOrWhiteSpace(tok.Path) == string.IsNullOrWhiteSpace(tok.Builtin))
@@ -194,7 +198,17 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         // Pattern and special tokens.
         string pattern;
         var special = new Dictionary<string, int>(StringComparer.Ordinal);
-        if (string.Equals(tok.Preset, "custom", StringComparison.Ordinal))
+        if (sentencePiece)
+        {
+            // No split pattern: the tokenizer.json's own normalizer and pre-tokenizer apply; preset and pattern are unused.
+            if (tok.Pattern is not null)
+            {
+                throw Fail("tokenizer.pattern", "may not be given when tokenizer.kind is 'sentencepiece-bpe' (the tokenizer.json has its own normalizer and pre-tokenizer)");
+            }
+
+            pattern = "(?s).+";
+        }
+        else if (string.Equals(tok.Preset, "custom", StringComparison.Ordinal))
         {
             if (string.IsNullOrEmpty(tok.Pattern))
             {
@@ -246,8 +260,35 @@ internal sealed partial class PromptEncoder : IPromptEncoder
 
         string tokenizerPath = tok.Builtin is { Length: > 0 } builtin ? $"builtin:{builtin}" : manifest.Resolve(tok.Path!);
         int baseVocabularySize;
-        byte[] bytes;
-        if (sibling is not null)
+        byte[] bytes = [];
+        SentencePieceBpeTokenizer? sentencePieceTokenizer = sibling?._tokenizer as SentencePieceBpeTokenizer;
+        if (sentencePiece && sibling is null)
+        {
+            sentencePieceTokenizer = SentencePieceBpeTokenizer.Load(tokenizerPath, $"manifest '{file}', field 'tokenizer.path'");
+        }
+
+        HashSet<int>? textForbidden = null;
+        if (sentencePieceTokenizer is not null)
+        {
+            // Text ids span the whole vocabulary (special tokens included, as SentencePiece numbers them); the special
+            // ids are the file's special added tokens, which the text tokenizer never produces, or ids above the file.
+            baseVocabularySize = sentencePieceTokenizer.VocabularySize;
+            foreach (KeyValuePair<string, int> pair in special)
+            {
+                if (pair.Value < baseVocabularySize && !sentencePieceTokenizer.SpecialTokens.Values.Contains(pair.Value))
+                {
+                    throw Fail("tokenizer.specialTokens", $"maps '{pair.Key}' to {pair.Value.ToString(CultureInfo.InvariantCulture)}, which is a text token of the tokenizer.json, not one of its special added tokens");
+                }
+            }
+
+            foreach (KeyValuePair<string, int> pair in sentencePieceTokenizer.SpecialTokens)
+            {
+                special.TryAdd(pair.Key, pair.Value);
+            }
+
+            textForbidden = [.. special.Values];
+        }
+        else if (sibling is not null)
         {
             baseVocabularySize = sibling.BaseVocabularySize;
             bytes = [];
@@ -273,17 +314,17 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         }
         foreach (KeyValuePair<string, int> pair in special)
         {
-            if (pair.Value < baseVocabularySize)
+            if (pair.Value < baseVocabularySize && sentencePieceTokenizer is null)
             {
                 throw Fail("tokenizer.specialTokens", $"maps '{pair.Key}' to {pair.Value.ToString(CultureInfo.InvariantCulture)}, which is not above the tokenizer's ranks (0–{(baseVocabularySize - 1).ToString(CultureInfo.InvariantCulture)})");
             }
         }
 
-        PieceTokenizer tokenizer;
+        ITextTokenizer tokenizer;
         try
         {
             // No special tokens anywhere in the text tokenizer: user text can never encode to a special id.
-            tokenizer = sibling?._tokenizer ?? new PieceTokenizer(regex, RankTable.Parse(bytes));
+            tokenizer = sibling?._tokenizer ?? (ITextTokenizer?)sentencePieceTokenizer ?? (ITextTokenizer)new PieceTokenizer(regex, RankTable.Parse(bytes));
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidOperationException or IOException)
         {
@@ -391,6 +432,7 @@ internal sealed partial class PromptEncoder : IPromptEncoder
             VocabularySize = vocabularySize,
             Nfc = nfc,
             SpecialTokens = special,
+            TextForbiddenIds = textForbidden,
         };
         int fixedCost = Math.Max(encoder._fixedPromptOnly, encoder._fixedPromptAndResponse);
         if (fixedCost > manifest.MaxSequenceLength)
@@ -505,6 +547,10 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         // starts with a starter (space, newline), so normalising the user text alone gives the same characters.
         return Nfc && !t.IsNormalized(NormalizationForm.FormC) ? t.Normalize(NormalizationForm.FormC) : t;
     }
+
+    /// <summary>Gets the ids text must never produce when they lie inside the text tokenizer's range (SentencePiece-style
+    /// BPE: the special added tokens), or null.</summary>
+    internal HashSet<int>? TextForbiddenIds { get; private init; }
 
     /// <summary>Gets a value indicating whether user text is NFC-normalised before tokenizing (the tokenizer's normaliser).</summary>
     internal bool Nfc { get; private init; }
@@ -729,6 +775,10 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         for (int i = from; i < ids.Count; i++)
         {
             int id = ids[i];
+            if (TextForbiddenIds is { } forbidden && forbidden.Contains(id))
+            {
+                throw new SafeRouteException($"The tokenizer of '{_source}' produced the special id {id.ToString(CultureInfo.InvariantCulture)} from text.");
+            }
 
             // Defence in depth: the text tokenizer knows no special tokens, so this cannot happen.
             if ((uint)id >= (uint)BaseVocabularySize)
@@ -856,6 +906,12 @@ internal sealed partial class PromptEncoder : IPromptEncoder
     /// the ids of the text before it are the same whatever user text follows; 0 when there is none.</summary>
     private int HeadCut(string literal)
     {
+        if (_tokenizer is SentencePieceBpeTokenizer)
+        {
+            // Whole-segment BPE: merges can cross any boundary, so each text run is encoded in one pass per call.
+            return 0;
+        }
+
         var ends = new List<int>();
         foreach (ValueMatch match in _pattern.EnumerateMatches(literal))
         {
@@ -896,6 +952,11 @@ internal sealed partial class PromptEncoder : IPromptEncoder
     /// the ids of the rest are the same whatever user text precedes; the length of the text when there is none.</summary>
     private int TailCut(string literal)
     {
+        if (_tokenizer is SentencePieceBpeTokenizer)
+        {
+            return literal.Length;
+        }
+
         var starts = new List<int>();
         foreach (ValueMatch match in _pattern.EnumerateMatches(literal))
         {
