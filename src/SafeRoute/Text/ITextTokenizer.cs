@@ -23,4 +23,8 @@ internal interface ITextTokenizer
 
     /// <summary>Counts every token of a text.</summary>
     int CountAll(ReadOnlySpan<char> text);
+
+    /// <summary>Encodes text that continues a sequence (verdict tokens, a category prefix). Tokenizers that mark the start
+    /// of a segment (SentencePiece's <c>Prepend</c> normalizer) leave that mark out; the others encode as <see cref="EncodeAll"/>.</summary>
+    void EncodeContinuation(ReadOnlySpan<char> text, List<int> ids) => EncodeAll(text, ids);
 }

@@ -558,8 +558,9 @@ internal sealed partial class PromptEncoder : IPromptEncoder
     /// <summary>Gets the special tokens recognised in template text (and in verdict token strings), by string.</summary>
     internal IReadOnlyDictionary<string, int> SpecialTokens { get; private init; } = new Dictionary<string, int>();
 
-    /// <summary>Encodes trusted text (a verdict token string) with the text tokenizer, normalised like user text but
-    /// never stripped; a string that is exactly a special token gives its id.</summary>
+    /// <summary>Encodes trusted text that continues the sequence (a verdict token string, a category prefix) with the text
+    /// tokenizer, normalised like user text but never stripped and without a segment-start mark (SentencePiece's
+    /// <c>Prepend</c>); a string that is exactly a special token gives its id.</summary>
     /// <param name="text">The text.</param>
     /// <returns>The ids.</returns>
     internal int[] EncodeTrusted(string text)
@@ -572,7 +573,7 @@ internal sealed partial class PromptEncoder : IPromptEncoder
         string t = Nfc ? text.Normalize(NormalizationForm.FormC) : text;
         var ids = new List<int>();
         _tokenizer.BeginCall();
-        _tokenizer.EncodeAll(t, ids);
+        _tokenizer.EncodeContinuation(t, ids);
         return [.. ids];
     }
 

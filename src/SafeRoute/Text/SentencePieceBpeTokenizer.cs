@@ -332,6 +332,17 @@ internal sealed class SentencePieceBpeTokenizer : ITextTokenizer
         }
     }
 
+    /// <summary>Encodes text that continues a sequence (a verdict token after the prefill, a category prefix): the
+    /// <c>Prepend</c> normalizers, which mark the start of a segment, are not applied, so <c>" yes"</c> is <c>▁yes</c> as
+    /// the model writes it after <c>Harmful request:</c>, not <c>▁▁yes</c>.</summary>
+    public void EncodeContinuation(ReadOnlySpan<char> text, List<int> ids)
+    {
+        foreach (Token token in Tokenize(text, prepend: false))
+        {
+            ids.Add(token.Id);
+        }
+    }
+
     /// <inheritdoc/>
     public int EncodeUpTo(ReadOnlySpan<char> text, List<int>? ids, int maxTokens, out int consumed)
     {
@@ -383,7 +394,7 @@ internal sealed class SentencePieceBpeTokenizer : ITextTokenizer
         start > 0 && start < text.Length && char.IsHighSurrogate(text[start - 1]) && char.IsLowSurrogate(text[start]) ? start + 1 : start;
 
     /// <summary>Tokenizes text: added text tokens split off leftmost-longest, each other segment normalised and byte-pair encoded.</summary>
-    internal List<Token> Tokenize(ReadOnlySpan<char> text)
+    internal List<Token> Tokenize(ReadOnlySpan<char> text, bool prepend = true)
     {
         var tokens = new List<Token>(text.Length / 3 + 4);
         int segment = 0;
@@ -397,17 +408,17 @@ internal sealed class SentencePieceBpeTokenizer : ITextTokenizer
                 continue;
             }
 
-            EncodeSegment(text[segment..i], segment, tokens);
+            EncodeSegment(text[segment..i], segment, tokens, prepend);
             tokens.Add(new Token(id, i, i + length));
             i += length;
             segment = i;
         }
 
-        EncodeSegment(text[segment..], segment, tokens);
+        EncodeSegment(text[segment..], segment, tokens, prepend);
         return tokens;
     }
 
-    private void EncodeSegment(ReadOnlySpan<char> original, int offset, List<Token> tokens)
+    private void EncodeSegment(ReadOnlySpan<char> original, int offset, List<Token> tokens, bool withPrepend)
     {
         if (original.IsEmpty)
         {
@@ -421,7 +432,10 @@ internal sealed class SentencePieceBpeTokenizer : ITextTokenizer
         {
             if (isPrepend)
             {
-                builder.Insert(0, prepend);
+                if (withPrepend)
+                {
+                    builder.Insert(0, prepend);
+                }
             }
             else
             {

@@ -130,8 +130,9 @@ public sealed class SentencePieceBpeVectorTests
             Assert.That(encoder.EncodeTrusted(token.Text), Is.EqualTo(token.Ids), $"'{token.Text}'");
         }
 
-        // ShieldGemma's Yes / No are one token each (vocab['Yes'] 3553, vocab['No'] 1294). With Llama 2's Prepend
-        // normalizer a string is encoded as a text of its own, so " no" is two tokens and "no" is the "▁no" token.
+        // ShieldGemma's Yes / No are one token each (vocab['Yes'] 3553, vocab['No'] 1294). Verdict strings continue the
+        // sequence after the prefill, so Llama 2's segment-start Prepend is not applied: WildGuard's " yes" / " no" are the
+        // one-token "▁yes" / "▁no" the model writes after "Harmful request:" (not "▁▁yes", two tokens).
         if (family == "gemma2")
         {
             Assert.That(encoder.EncodeTrusted("Yes"), Is.EqualTo(new[] { 3553 }));
@@ -139,8 +140,8 @@ public sealed class SentencePieceBpeVectorTests
         }
         else
         {
-            Assert.That(encoder.EncodeTrusted(" no"), Has.Length.EqualTo(2));
-            Assert.That(encoder.EncodeTrusted("no"), Has.Length.EqualTo(1));
+            Assert.That(encoder.EncodeTrusted(" no"), Has.Length.EqualTo(1));
+            Assert.That(encoder.EncodeTrusted(" yes"), Has.Length.EqualTo(1));
         }
     }
 

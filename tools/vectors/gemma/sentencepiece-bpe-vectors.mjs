@@ -190,8 +190,17 @@ function family(T, name, render) {
       cases.push({ policy: c.policy ?? null, prompt, response: c.response ?? null, rendered, ids });
     }
   });
-  // Verdict token strings as PromptEncoder.EncodeTrusted encodes them (one text run, normalizer included).
-  const verdictTokens = ["Yes", "No", "yes", "no", " yes", " no"].map((text) => ({ text, ids: T.textOnly.encode(text, { add_special_tokens: false }) }));
+  // Verdict token strings as the model writes them after a prefill, which is how PromptEncoder.EncodeTrusted encodes
+  // them (a continuation: no segment-start Prepend): the ids of prefix + text after the prefix's own ids.
+  const prefix = "Harmful request:";
+  const prefixIds = T.textOnly.encode(prefix, { add_special_tokens: false });
+  const verdictTokens = ["Yes", "No", "yes", "no", " yes", " no"].map((text) => {
+    const all = T.textOnly.encode(prefix + text, { add_special_tokens: false });
+    if (JSON.stringify(all.slice(0, prefixIds.length)) !== JSON.stringify(prefixIds)) {
+      throw new Error(`the prefix's tokens change when '${text}' follows it`);
+    }
+    return { text, ids: all.slice(prefixIds.length) };
+  });
   return { specialTokens: T.special, verdictTokens, texts: raw, cases };
 }
 
