@@ -262,26 +262,29 @@ public sealed partial class RemoteSafetyGuard
         }
     }
 
-    private int ReadIndex(JsonElement item, int position, int count, SafetyVerdict?[] verdicts)
+    /// <summary>The input an answer item is for: its <c>index</c> when it has one, else its position; out of range or
+    /// repeated is unreadable. <paramref name="item"/>/<paramref name="inputs"/> name them in messages ("choice"/"prompt(s)"
+    /// for completions, "result"/"input(s)" for the classification APIs).</summary>
+    private int ReadIndex(JsonElement element, int position, int count, SafetyVerdict?[] verdicts, string item = "result", string inputs = "input(s)")
     {
         string n = count.ToString(CultureInfo.InvariantCulture);
         int index = position;
-        if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("index", out JsonElement ix) && ix.ValueKind != JsonValueKind.Null)
+        if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty("index", out JsonElement ix) && ix.ValueKind != JsonValueKind.Null)
         {
             if (ix.ValueKind != JsonValueKind.Number || !ix.TryGetInt32(out index))
             {
-                throw Unreadable("a result's 'index' is not an integer");
+                throw Unreadable($"a {item}'s 'index' is not an integer");
             }
         }
 
         if (index < 0 || index >= count)
         {
-            throw Unreadable($"result index {index.ToString(CultureInfo.InvariantCulture)} is out of range for {n} input(s)");
+            throw Unreadable($"{item} index {index.ToString(CultureInfo.InvariantCulture)} is out of range for {n} {inputs}");
         }
 
         if (verdicts[index] is not null)
         {
-            throw Unreadable($"result index {index.ToString(CultureInfo.InvariantCulture)} appears more than once for {n} input(s)");
+            throw Unreadable($"{item} index {index.ToString(CultureInfo.InvariantCulture)} appears more than once for {n} {inputs}");
         }
 
         return index;

@@ -465,25 +465,7 @@ public sealed partial class RemoteSafetyGuard : ISafetyGuard
             int position = 0;
             foreach (JsonElement choice in choices.EnumerateArray())
             {
-                int index = position++;
-                if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("index", out JsonElement ix) && ix.ValueKind != JsonValueKind.Null)
-                {
-                    if (ix.ValueKind != JsonValueKind.Number || !ix.TryGetInt32(out index))
-                    {
-                        throw Unreadable("a choice's 'index' is not an integer");
-                    }
-                }
-
-                if (index < 0 || index >= count)
-                {
-                    throw Unreadable($"choice index {index.ToString(CultureInfo.InvariantCulture)} is out of range for {n} prompt(s)");
-                }
-
-                if (verdicts[index] is not null)
-                {
-                    throw Unreadable($"choice index {index.ToString(CultureInfo.InvariantCulture)} appears more than once for {n} prompt(s)");
-                }
-
+                int index = ReadIndex(choice, position++, count, verdicts, "choice", "prompt(s)");
                 float p;
                 string? reason;
                 bool readable = _llamaGuard3 && !_verdictTokens.Exact
@@ -504,13 +486,7 @@ public sealed partial class RemoteSafetyGuard : ISafetyGuard
                 };
             }
 
-            var result = new SafetyVerdict[count];
-            for (int i = 0; i < count; i++)
-            {
-                result[i] = verdicts[i] ?? throw Unreadable($"no choice answers prompt {i.ToString(CultureInfo.InvariantCulture)} of {n}");
-            }
-
-            return result;
+            return Complete(verdicts, "no choice answers prompt");
         }
     }
 }
