@@ -15,6 +15,33 @@ internal static class ByteLevelBpeFile
 {
     private static readonly Dictionary<char, byte> CharToByte = BuildCharToByte();
 
+    /// <summary>Reads a Hugging Face <c>tokenizer.json</c> as a JSON document (any kind: byte-level or SentencePiece-style).</summary>
+    /// <param name="path">The file's full path.</param>
+    /// <param name="describe">Where the path came from, for error messages.</param>
+    /// <returns>The document; the caller disposes it.</returns>
+    /// <exception cref="SafeRouteException">The file is missing, unreadable or not valid JSON.</exception>
+    internal static JsonDocument ReadJson(string path, string describe)
+    {
+        if (!File.Exists(path))
+        {
+            throw new SafeRouteException($"The tokenizer file '{path}' ({describe}) does not exist.");
+        }
+
+        try
+        {
+            using FileStream stream = File.OpenRead(path);
+            return JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 256 });
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new SafeRouteException($"The tokenizer file '{path}' ({describe}) cannot be read: {ex.Message}", ex);
+        }
+        catch (JsonException ex)
+        {
+            throw new SafeRouteException($"The tokenizer file '{path}' ({describe}) is not valid JSON: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>Reads the file and converts it.</summary>
     /// <param name="path">The tokenizer.json's full path.</param>
     /// <param name="describe">Where the path came from, for error messages.</param>
@@ -25,28 +52,8 @@ internal static class ByteLevelBpeFile
     /// merges are not in rank order.</exception>
     public static byte[] Load(string path, string describe, out int baseVocabularySize, out Dictionary<string, int> addedTokens)
     {
-        if (!File.Exists(path))
-        {
-            throw new SafeRouteException($"The tokenizer file '{path}' ({describe}) does not exist.");
-        }
-
         SafeRouteException Bad(string problem) => new($"The tokenizer file '{path}' ({describe}) cannot be used as a byte-level BPE tokenizer.json: {problem}.");
-        JsonDocument document;
-        try
-        {
-            using FileStream stream = File.OpenRead(path);
-            document = JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 256 });
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new SafeRouteException($"The tokenizer file '{path}' ({describe}) cannot be read: {ex.Message}", ex);
-        }
-        catch (JsonException ex)
-        {
-            throw new SafeRouteException($"The tokenizer file '{path}' ({describe}) is not valid JSON: {ex.Message}", ex);
-        }
-
-        using (document)
+        using (JsonDocument document = ReadJson(path, describe))
         {
             JsonElement root = document.RootElement;
             if (!root.TryGetProperty("model", out JsonElement model) || model.ValueKind != JsonValueKind.Object

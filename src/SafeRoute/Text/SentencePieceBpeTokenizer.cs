@@ -70,27 +70,7 @@ internal sealed class SentencePieceBpeTokenizer : ITextTokenizer
     /// <exception cref="SafeRouteException">The file is missing, unreadable, or not a SentencePiece-style BPE this class reproduces exactly.</exception>
     public static SentencePieceBpeTokenizer Load(string path, string describe)
     {
-        if (!File.Exists(path))
-        {
-            throw new SafeRouteException($"The tokenizer file '{path}' ({describe}) does not exist.");
-        }
-
-        JsonDocument document;
-        try
-        {
-            using FileStream stream = File.OpenRead(path);
-            document = JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 256 });
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new SafeRouteException($"The tokenizer file '{path}' ({describe}) cannot be read: {ex.Message}", ex);
-        }
-        catch (JsonException ex)
-        {
-            throw new SafeRouteException($"The tokenizer file '{path}' ({describe}) is not valid JSON: {ex.Message}", ex);
-        }
-
-        using (document)
+        using (JsonDocument document = ByteLevelBpeFile.ReadJson(path, describe))
         {
             return Parse(document.RootElement, m => new SafeRouteException($"The tokenizer file '{path}' ({describe}) cannot be used as a SentencePiece-style BPE tokenizer.json (tokenizer.kind 'sentencepiece-bpe'): {m}."));
         }
