@@ -208,13 +208,14 @@ def main():
     all_rows = load_rows(args.rows, args.max_seq)
     guard = [r for r in all_rows if r["split"] == "guard"]
     extra = [r for r in all_rows if r["split"] == "extra"][:args.extra_benign]
-    train = guard + extra
+    coverage = [r for r in all_rows if r["split"] == "coverage"]  # training/coverage (hand-written), guard training only
+    train = guard + coverage + extra
     if args.limit:
         train = train[:args.limit]
     n_safe_guard = sum(r["label"] == 0 for r in guard)
     n_safe = sum(r["label"] == 0 for r in train)
     w_safe = n_safe_guard / n_safe
-    log(f"train rows {len(train)} (guard {len(guard)}, extra benign {len(extra)}), unsafe {sum(r['label'] for r in train)}, "
+    log(f"train rows {len(train)} (guard {len(guard)}, coverage {len(coverage)}, extra benign {len(extra)}), unsafe {sum(r['label'] for r in train)}, "
         f"safe weight {w_safe:.4f}")
     y_train = torch.tensor([r["label"] for r in train])
     weight = torch.where(y_train == 1, torch.tensor(1.0), torch.tensor(w_safe))
@@ -295,7 +296,7 @@ def main():
 
     out = {"name": args.name, "kind": args.kind, "trainSeconds": round(train_seconds), "args": vars(args),
            "stepsTrained": min(total, args.max_steps) if args.max_steps else total, "stepsScheduled": total,
-           "trainRows": len(train), "extraBenign": len(extra), "safeWeight": w_safe}
+           "trainRows": len(train), "coverageRows": len(coverage), "extraBenign": len(extra), "safeWeight": w_safe}
     for split in ("dev", "router"):
         rows = [r for r in all_rows if r["split"] == split]
         logits, feats, p = predict(model, rows)

@@ -6,7 +6,10 @@ Hard label t = [large right] and [small wrong]. Network: BayesLinear(H,512) → 
 LayerNorm → ReLU → BayesLinear(512,1); loss BCE-with-logits + 0.01·KL(q ‖ N(0, 0.1²)) / #Bayes parameters; AdamW lr 1e-3,
 100 warm-up steps then linear decay to 0, batch 512, class-balanced sampling with replacement, stratified 10% validation
 split of the router split, last epoch kept. Writes router.safetensors (reference tensor names, F32, metadata threshold).
-ε: the best routed F1 on dev with a large-guard share ≤ --max-share (route when score > ε, as the library does).
+ε: the best routed F1 on dev with a large-guard share ≤ --max-share (route when score > ε, as the library does) and,
+with --max-cost-share, a large-guard cost share ≤ that: the routed rows' share of the tokens the large guard would run
+over the whole split (column large_tokens; long inputs are read in several windows, so the hard rows can cost more than
+their count share).
 """
 import argparse
 import json
@@ -90,12 +93,22 @@ def routed_f1(score, eps, label, ps, pl):
     return f1_stats(pred, label)["f1"], float(route.mean())
 
 
+def large_tokens(work, split):
+    """The tokens the large guard runs per row (features/<split>.tsv column large_tokens), or None in older files."""
+    import csv
+    with open(os.path.join(work, "features", split + ".tsv"), encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return np.array([float(r["large_tokens"]) for r in rows]) if rows and "large_tokens" in rows[0] else None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default="training/work")
     ap.add_argument("--out", required=True)
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--max-share", type=float, default=0.20)
+    ap.add_argument("--max-cost-share", type=float, default=1.0,
+                    help="also cap the routed rows' share of the large guard's tokens (features column large_tokens)")
     ap.add_argument("--width", type=int, default=512, help="hidden width of both MLP layers (the paper's is 512)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
@@ -151,16 +164,21 @@ def main():
     xd, ld, psd, pld, td = load(args.work, "dev")
     with torch.no_grad():
         sd = torch.sigmoid(model(torch.from_numpy(xd))).double().numpy()
+    cost = large_tokens(args.work, "dev")
+    if args.max_cost_share < 1.0 and cost is None:
+        raise SystemExit("--max-cost-share needs the large_tokens column (rerun ModelPrep features)")
     best = None
     for eps in np.unique(np.concatenate([sd, [1.0]])):
         f, share = routed_f1(sd, eps, ld, psd, pld)
-        if share <= args.max_share and (best is None or f > best[1] + 1e-12):
+        cost_share = float(cost[sd > eps].sum() / cost.sum()) if cost is not None else share
+        if share <= args.max_share and cost_share <= args.max_cost_share and (best is None or f > best[1] + 1e-12):
             best = (float(eps), f, share)
     eps, f, share = best
+    cost_share = float(cost[sd > np.float32(eps)].sum() / cost.sum()) if cost is not None else None
     eps32 = float(np.float32(eps))
     route = sd > eps32
     rs = f1_stats(route, td)
-    print(f"dev: ε={eps32:.6g} routed F1 {f:.4f} share {share:.3f} routing F1 {rs['f1']:.4f} P {rs['precision']:.4f} R {rs['recall']:.4f}; "
+    print(f"dev: ε={eps32:.6g} routed F1 {f:.4f} share {share:.3f} cost share {cost_share} routing F1 {rs['f1']:.4f} P {rs['precision']:.4f} R {rs['recall']:.4f}; "
           f"small F1 {f1_stats(psd > 0.5, ld)['f1']:.4f} large F1 {f1_stats(pld > 0.5, ld)['f1']:.4f}; trained {train_seconds:.0f}s", flush=True)
 
     tensors = {}
@@ -175,7 +193,8 @@ def main():
     save_safetensors(args.out, tensors, {"threshold": repr(eps32), "layer_norm_eps": "1e-05"})
     with open(os.path.join(args.work, "train_router.json"), "w", encoding="utf-8") as fo:
         json.dump({"epochs": args.epochs, "width": args.width, "train_seconds": round(train_seconds, 1), "router_rows": int(len(t)), "router_hard": int(t.sum()),
-                   "threshold": eps32, "dev_routed_f1": f, "dev_share": share, "dev_routing": rs}, fo, indent=2)
+                   "threshold": eps32, "dev_routed_f1": f, "dev_share": share, "dev_cost_share": cost_share,
+                   "max_share": args.max_share, "max_cost_share": args.max_cost_share, "dev_routing": rs}, fo, indent=2)
 
 
 if __name__ == "__main__":

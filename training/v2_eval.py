@@ -10,7 +10,7 @@ import numpy as np
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
 from common import f1_stats  # noqa: E402
-from train_router import load  # noqa: E402
+from train_router import large_tokens, load  # noqa: E402
 
 
 def read_safetensors(path):
@@ -57,6 +57,10 @@ def main():
            "entropyAtRouterShare": {**f1_stats(routed(ent_route), label), "largeShare": float(ent_route.mean()), "routing": f1_stats(ent_route, t)},
            "entropy05": {**f1_stats(routed(ent > 0.5), label), "largeShare": float((ent > 0.5).mean()), "routing": f1_stats(ent > 0.5, t)}}
     gap = res["large"]["f1"] - res["small"]["f1"]
+    cost = large_tokens(work, "dev")
+    if cost is not None:  # the routed rows' share of the large guard's tokens (the latency the router spends)
+        res["routed"]["largeCostShare"] = float(cost[route].sum() / cost.sum())
+        res["entropyAtRouterShare"]["largeCostShare"] = float(cost[ent_route].sum() / cost.sum())
     res["gapClosed"] = (res["routed"]["f1"] - res["small"]["f1"]) / gap if gap > 0 else None
     rng = np.random.RandomState(1234)
     d_f1, d_rf1 = [], []
@@ -71,7 +75,8 @@ def main():
     for k_ in ("small", "large", "routed", "oracle", "entropyAtRouterShare", "entropy05"):
         v = res[k_]
         print(f"{k_:22s} F1 {v['f1']:.4f} P {v['precision']:.4f} R {v['recall']:.4f}" +
-              (f"  share {v['largeShare']:.3f}" if "largeShare" in v else "") + (f"  routing F1 {v['routing']['f1']:.4f}" if "routing" in v else ""))
+              (f"  share {v['largeShare']:.3f}" if "largeShare" in v else "") +
+              (f"  cost share {v['largeCostShare']:.3f}" if "largeCostShare" in v else "") + (f"  routing F1 {v['routing']['f1']:.4f}" if "routing" in v else ""))
     print("gap closed", res["gapClosed"], "bootstrap 95% (router − entropy):", res["bootstrapRouterMinusEntropy"])
 
 

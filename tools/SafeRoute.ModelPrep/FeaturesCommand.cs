@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using SafeRoute.Onnx;
+using SafeRoute.Text;
 
 namespace SafeRoute.ModelPrep;
 
@@ -39,11 +40,14 @@ internal static class FeaturesCommand
                 }
             }
 
-            var tsv = new StringBuilder("id\tsource\tlabel\tresp\tsmall_safe\tsmall_unsafe\tsmall_p\tlarge_p\n");
+            // large_tokens: the tokens the large guard runs for the row (every window), the router's cost proxy.
+            var tsv = new StringBuilder("id\tsource\tlabel\tresp\tsmall_safe\tsmall_unsafe\tsmall_p\tlarge_p\tlarge_tokens\n");
             for (int i = 0; i < rows.Count; i++)
             {
                 IndexRow r = rows[i].Index;
-                tsv.Append(CultureInfo.InvariantCulture, $"{r.Id}\t{r.Source}\t{r.Label}\t{(r.HasResponse ? 1 : 0)}\t{s[i].SafeLogit:R}\t{s[i].UnsafeLogit:R}\t{s[i].UnsafeProbability:R}\t{l[i].UnsafeProbability:R}\n");
+                EncodedPrompt e = large.Encoder.Encode(requests[i]);
+                int largeTokens = e.TokenIds.Length + (e.MoreWindows ?? []).Sum(w => w.TokenIds.Length);
+                tsv.Append(CultureInfo.InvariantCulture, $"{r.Id}\t{r.Source}\t{r.Label}\t{(r.HasResponse ? 1 : 0)}\t{s[i].SafeLogit:R}\t{s[i].UnsafeLogit:R}\t{s[i].UnsafeProbability:R}\t{l[i].UnsafeProbability:R}\t{largeTokens}\n");
             }
 
             File.WriteAllText(Path.Combine(outDir, split + ".tsv"), tsv.ToString());

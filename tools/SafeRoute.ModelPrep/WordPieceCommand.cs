@@ -75,7 +75,9 @@ internal static class WordPieceCommand
         return found == 2 ? 0 : Program.Fail($"expected model.onnx and vocab.txt in {assemblyPath}, found {found}");
     }
 
-    /// <summary>tokenize-wordpiece --data DIR --work DIR --vocab FILE [--alpaca 4000] [--seed 1234] [--max-seq 128] [--out FILE]</summary>
+    /// <summary>tokenize-wordpiece --data DIR --work DIR --vocab FILE [--alpaca 4000] [--seed 1234] [--max-seq 128] [--out FILE]
+    /// [--coverage DIR]: DIR's *.jsonl rows (the project's hand-written coverage rows) join as split "coverage", guard
+    /// training only, minus any whose normalised prompt equals a labelled row's.</summary>
     public static int Run(Dictionary<string, string> options)
     {
         string data = Program.Required(options, "data");
@@ -94,18 +96,27 @@ internal static class WordPieceCommand
         // Benign extra rows for guard training only: the Alpaca instructions cut from the labelled split (hash order),
         // minus any whose normalised prompt equals a kept row's; split "extra", never router or dev.
         var extra = Dataset.CutAlpacaRows(all, rows, seed).Select(r => (Row: r, Split: "extra"));
+        string coverageDir = Program.Optional(options, "coverage", "");
+        var coverage = new List<(DataRow Row, string Split)>();
+        if (coverageDir.Length > 0)
+        {
+            var labelledText = new HashSet<string>(rows.Select(r => Dataset.Normalise(r.Row.Prompt)), StringComparer.Ordinal);
+            coverage.AddRange(Dataset.ReadAll(coverageDir).Where(r => labelledText.Add(Dataset.Normalise(r.Prompt))).Select(r => (r, "coverage")));
+        }
 
-        int truncated = 0, written = 0, extraRows = 0;
+        int truncated = 0, written = 0, extraRows = 0, coverageRows = 0;
         long tokens = 0;
         var lengths = new List<int>();
         using (var writer = new StreamWriter(outPath))
         {
-            foreach ((DataRow row, string split) in rows.Concat(extra))
+            foreach ((DataRow row, string split) in rows.Concat(coverage).Concat(extra))
             {
                 (int[] ids, int[] types, bool trunc) = Encode(tokenizer, row.Prompt, row.Response);
-                truncated += trunc && split != "extra" ? 1 : 0;
+                bool labelled = split is not ("extra" or "coverage");
+                truncated += trunc && labelled ? 1 : 0;
                 extraRows += split == "extra" ? 1 : 0;
-                if (split != "extra")
+                coverageRows += split == "coverage" ? 1 : 0;
+                if (labelled)
                 {
                     lengths.Add(ids.Length);
                 }
@@ -127,6 +138,7 @@ internal static class WordPieceCommand
             ["duplicatesDropped"] = duplicates,
             ["labelledRows"] = rows.Count,
             ["extraBenignRows"] = extraRows,
+            ["coverageRows"] = new JsonArray(coverageRows, coverage.Count(r => r.Row.Label == 1)),
             ["truncatedLabelled"] = truncated,
             ["maxSequenceLength"] = maxSeq,
             ["tokens"] = tokens,

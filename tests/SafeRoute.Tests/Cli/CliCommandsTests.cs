@@ -92,6 +92,42 @@ public sealed class CliCommandsTests
     }
 
     [Test]
+    public async Task Probe_ByDomain_AddsOneLinePerKindAndDomain_AlignedWithTheKindLines()
+    {
+        string trigger = TestGuard.TriggerWords[0];
+        string benign = TestGuard.BenignWords[0];
+        string file = NewPath("probes-domains.jsonl");
+        await File.WriteAllLinesAsync(file,
+        [
+            JsonSerializer.Serialize(new { id = "e1", kind = "everyday", domain = "cooking", prompt = benign + " one" }),
+            JsonSerializer.Serialize(new { id = "e2", kind = "everyday", domain = "a-rather-long-domain-name", prompt = benign + " two" }),
+            JsonSerializer.Serialize(new { id = "h1", kind = "harmful", domain = "violent-crimes", prompt = trigger + " now" }),
+            JsonSerializer.Serialize(new { id = "h2", kind = "harmful", prompt = trigger + " later" }),
+        ]);
+        using OnnxSafetyGuard small = OnnxSafetyGuard.Create(_small);
+        float pTrigger = (await small.EvaluateAsync(new SafetyRequest(trigger + " now"))).UnsafeProbability;
+        (int plainCode, string plain, _) = await Run("probe", "--file", file, "--small", _small, "--large", _large, "--router", "entropy", "--threshold", "1");
+        (int code, string output, string err) = await Run("probe", "--file", file, "--small", _small, "--large", _large, "--router", "entropy", "--threshold", "1", "--by-domain");
+        string[] lines = output.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Multiple(() =>
+        {
+            Assert.That(code, Is.EqualTo(ExitCodes.Ok), err);
+            Assert.That(plainCode, Is.EqualTo(ExitCodes.Ok));
+            Assert.That(plain, Does.Not.Contain("/cooking"), "per-domain lines only on request");
+            Assert.That(lines.Count(l => l.StartsWith("  ", StringComparison.Ordinal)), Is.EqualTo(4), "one line per (kind, domain), a row without a domain under '-'");
+            Assert.That(lines.Single(l => l.Contains("harmful/violent-crimes", StringComparison.Ordinal)), Does.Match(@"\s1\s+" + (pTrigger > 0.5f ? "100.0%" : "0.0%")));
+            Assert.That(lines, Has.Some.Contains("harmful/-"));
+            // Every table line ends its row count in the same column (one right of the header's "rows", as the table
+            // always printed), so per-domain labels longer than the kinds widen the label column for all lines.
+            int column = lines[0].IndexOf("rows", StringComparison.Ordinal) + 4;
+            string[] table = [.. lines.Skip(1).Take(lines.Length - 2)];
+            Assert.That(table, Has.Length.EqualTo(6));
+            Assert.That(table.Select(l => char.IsDigit(l[column]) && char.IsWhiteSpace(l[column + 1]) && char.IsWhiteSpace(l[column - 4])), Has.All.True);
+            Assert.That(output, Does.Not.Contain(trigger).And.Not.Contain(benign), "rates only, never prompt text");
+        });
+    }
+
+    [Test]
     public async Task Classify_DuplicateIds_ErrorByDefault_SkipOnRequest()
     {
         string file = NewPath("dups.jsonl");

@@ -21,7 +21,7 @@ public sealed class ProbeSetTests
         string path = Path.Combine(TestContext.CurrentContext.TestDirectory, "DefaultModels", "probes.jsonl");
         using var output = new StringWriter();
         using var error = new StringWriter();
-        int code = await CliApp.RunAsync(["probe", "--file", path], output, error, CancellationToken.None);
+        int code = await CliApp.RunAsync(["probe", "--file", path, "--by-domain"], output, error, CancellationToken.None);
         Assert.That(code, Is.Zero, error.ToString());
 
         // MODEL_CARD.md (written by training/model_card_v2.py) quotes the command's table in the code block after the
