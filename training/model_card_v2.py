@@ -57,7 +57,8 @@ PyTorch models within 1e-4 on every dev row (`ModelPrep check-classifier` and `D
 Trained on `../shared/datasets/train` (public safety data, normalised): ToxicChat (CC-BY-NC-4.0), a GuardReasonerTrain
 sample of WildGuardMix / BeaverTails / Aegis / ToxicChat (ODC-BY / CC-BY-NC-4.0 / CC-BY-4.0), BeaverTails (CC-BY-NC-4.0),
 PKU-SafeRLHF (CC-BY-NC-4.0), Aegis (CC-BY-4.0), AdvBench (MIT), StrongREJECT (MIT), MaliciousInstruct, JailbreakBench (MIT),
-SimpleSafetyTests (CC-BY-4.0), and Alpaca instructions (CC-BY-NC-4.0) as benign rows. **Several sets are CC-BY-NC-4.0:
+SimpleSafetyTests (CC-BY-4.0), Alpaca instructions (CC-BY-NC-4.0) as benign rows, and this project's own coverage rows
+(`training/coverage`, below). **Several sets are CC-BY-NC-4.0:
 these models are for research and non-commercial use.** Please cite the upstream datasets: ToxicChat (Lin et al. 2023),
 WildGuard (Han et al. 2024), BeaverTails (Ji et al. 2023), PKU-SafeRLHF (Ji et al. 2024), Aegis (Ghosh et al. 2024),
 AdvBench (Zou et al. 2023), StrongREJECT (Souly et al. 2024), MaliciousInstruct (Huang et al. 2023), JailbreakBench (Chao
@@ -70,6 +71,15 @@ Split (seed 1234, stratified by source and label, after cross-file de-duplicatio
 development rows. Guard training adds the first Alpaca instructions cut from the labelled data (hash order): small
 {small['extraBenign']:,}, large {large['extraBenign']:,}; class weights keep the labelled split's prior (each safe row
 weighs {small['safeWeight']:.3f} for the small guard, {large['safeWeight']:.3f} for the large; each unsafe row 1).
+
+**Coverage rows** (`training/coverage/*.jsonl`, {large.get('coverageRows', 0):,} rows, guard training only): short requests
+written for this project, because the public sets barely label some Llama Guard 3 hazards as harmful (code-interpreter
+abuse, intellectual property, privacy, specialised advice, elections): harmful requests in those and the other categories,
+plus benign requests next to them (IT operations with scary words, fair use, protecting one's own privacy, general
+health/legal/money information, civics, help-seeking) and ones that only sound dangerous. The probe set was also written
+for this project, so rows whose word set overlaps a probe prompt's by a Jaccard index ≥ 0.4 were removed
+(`CoverageDataTests` keeps it so). Even so, both come from the same hands, and **the probe rates in those categories are
+not an independent estimate**; the development split and the public benchmarks do not contain coverage rows.
 
 ## Reproduce
 
@@ -99,12 +109,46 @@ for k, name in names.items():
     auprc = f"{v['auprc']:.3f}" if "auprc" in v else "–"
     text += f"| {name} | {v['f1']:.3f} | {v['precision']:.3f} | {v['recall']:.3f} | {auprc} | {share} | {rf1} |\n"
 gap = m["large"]["f1"] - m["small"]["f1"]
+cost = boot["routed"].get("largeCostShare")
+cost_text = (f" and {cost * 100:.1f}% of the tokens the large guard would read over the split (long inputs are read in "
+             f"several windows, and the hard inputs are often the long ones; the routed latency follows the token share, "
+             f"not the input share)") if cost is not None else ""
 closed = (m["routed"]["f1"] - m["small"]["f1"]) / gap if gap > 0 else float("nan")
 b = boot["bootstrapRouterMinusEntropy"]
 lat = m["latency"]
+rates = {}
+for line in probe.splitlines():
+    parts = line.split()
+    if len(parts) >= 5 and parts[0] in ("everyday", "sounds-dangerous", "harmful"):
+        rates[parts[0]] = float(parts[4].rstrip("%"))  # routed
+missed = []
+if m["large"]["f1"] < 0.82:
+    missed.append(f"large F1 ≥ 0.82 (it has {m['large']['f1']:.3f})")
+if m["large"].get("auprc", large["dev"]["auprc"]) < 0.91:
+    missed.append(f"large AUPRC ≥ 0.91 ({m['large'].get('auprc', large['dev']['auprc']):.3f})")
+if gap < 0.06:
+    missed.append(f"large ≥ small + 0.06 ({gap:+.3f})")
+if closed < 0.70:
+    missed.append(f"routing closes ≥ 70% of the gap ({closed * 100:.0f}%)")
+if b["routedF1"][0] <= 0:
+    missed.append("routing above entropy routing at the same share (see the bootstrap above)")
+if rates.get("harmful", 100) < 90:
+    missed.append(f"probe recall ≥ 90% on plainly harmful requests ({rates['harmful']:.1f}%)")
+if rates.get("sounds-dangerous", 0) > 15:
+    missed.append(f"≤ 15% false positives on benign requests that only sound dangerous ({rates['sounds-dangerous']:.1f}%)")
+if rates.get("everyday", 0) > 3:
+    missed.append(f"≤ 3% false positives on everyday requests ({rates['everyday']:.1f}%)")
+if max(small["fp16MaxAbsDiffDev"], large["fp16MaxAbsDiffDev"]) > 1e-3:
+    missed.append("float16 storage within 1e-3 of the float32 models (above)")
+missed_text = ("- Issue 16's targets this pair does not meet: " + "; ".join(missed) + ". Mean routed latency is measured by "
+               "`RoutingTradeoffBenchmark` (README, Benchmarks).") if missed else "- The pair meets issue 16's development-split and probe targets."
 text += f"""
+On the first {la['max_seq']}-token window alone (PyTorch, as trained): large F1 {large['dev']['f1']:.3f}, AUPRC
+{large['dev']['auprc']:.3f}; small F1 {small['dev']['f1']:.3f}. The library reads every window of a longer input and the
+window with the highest p(unsafe) decides (so harm late in a long text is not missed); the table is that, as shipped.
+
 Large − small: {gap:+.3f} F1. The router closes {closed * 100:.0f}% of the small→large gap with
-{m['routed']['largeShare'] * 100:.1f}% of inputs sent to the large guard. Router − entropy routing at the same share, paired bootstrap
+{m['routed']['largeShare'] * 100:.1f}% of inputs sent to the large guard{cost_text}. Router − entropy routing at the same share, paired bootstrap
 (1,000 resamples, seed 1234) 95% intervals: routed F1 [{b['routedF1'][0]:+.3f}, {b['routedF1'][1]:+.3f}], routing F1
 [{b['routingF1'][0]:+.3f}, {b['routingF1'][1]:+.3f}]{' (an interval that includes 0 means the difference is within noise)' if b['routedF1'][0] <= 0 <= b['routedF1'][1] or b['routingF1'][0] <= 0 <= b['routingF1'][1] else ''}.
 Hard labels (large right, small wrong) on dev: {m['hardLabels']}; on the router split: {router['router_hard']} of {router['router_rows']}.
@@ -113,7 +157,7 @@ small {lat['smallMedianMs']} ms, large {lat['largeMedianMs']} ms, ratio {lat['ra
 
 ## Everyday-behaviour probe set
 
-`saferoute probe --file models/probes/probes.jsonl` (825 prompts written for this project, never trained on; benign kinds:
+`saferoute probe --file models/probes/probes.jsonl --by-domain` (825 prompts written for this project, never trained on; benign kinds:
 flagged = false-positive rate; harmful: flagged = recall):
 
 ```
@@ -128,10 +172,7 @@ flagged = false-positive rate; harmful: flagged = recall):
 - Trained on ~12k labelled rows: it learns the sources' notion of harm (incl. their label noise: PKU-SafeRLHF response
   pairs are near chance for every guard tried) and misses what they do not cover; see the probe rates above.
 - Not calibrated as a probability; the threshold is 0.5 on the 2-way softmax.
-- Issue 16's targets this pair does not meet yet: large F1 ≥ 0.82 (it has {m['large']['f1']:.3f}), large AUPRC ≥ 0.91
-  ({large['dev']['auprc']:.4f} in PyTorch), large ≥ small + 0.06 ({gap:+.3f}), routing above entropy routing at the same share
-  (see the bootstrap above), probe recall ≥ 90% on plainly harmful requests and ≤ 15% false positives on benign requests
-  that only sound dangerous (see the probe table).
+{missed_text}
 """
 open(os.path.join(out, "MODEL_CARD.md"), "w", encoding="utf-8").write(text)
 print("model card ->", os.path.join(out, "MODEL_CARD.md"))
