@@ -69,8 +69,9 @@ no probe-set prompt is in any training set.
 Split (seed 1234, stratified by source and label, after cross-file de-duplication): 70% guard training (12,205 rows),
 20% router training (3,485), 10% development (1,746; 658 unsafe, 466 with a response). The guards never saw the router or
 development rows. Guard training adds the first Alpaca instructions cut from the labelled data (hash order): small
-{small['extraBenign']:,}, large {large['extraBenign']:,}; class weights keep the labelled split's prior (each safe row
-weighs {small['safeWeight']:.3f} for the small guard, {large['safeWeight']:.3f} for the large; each unsafe row 1).
+{small['extraBenign']:,}, large {large['extraBenign']:,}; class weights keep the safe rows' total weight at the labelled
+guard split's (each safe row weighs {small['safeWeight']:.3f} for the small guard, {large['safeWeight']:.3f} for the large;
+each unsafe row 1).
 
 **Coverage rows** (`training/coverage/*.jsonl`, {large.get('coverageRows', 0):,} rows, guard training only): short requests
 written for this project, because the public sets barely label some Llama Guard 3 hazards as harmful (code-interpreter
@@ -79,7 +80,7 @@ plus benign requests next to them (IT operations with scary words, fair use, pro
 health/legal/money information, civics, help-seeking) and ones that only sound dangerous. The probe set was also written
 for this project, so rows whose word set overlaps a probe prompt's by a Jaccard index ≥ 0.4 were removed
 (`CoverageDataTests` keeps it so). Even so, both come from the same hands, and **the probe rates in those categories are
-not an independent estimate**; the development split and the public benchmarks do not contain coverage rows.
+not an independent estimate**; no coverage row is in the development split (any equal to a labelled row was dropped).
 
 ## Reproduce
 
