@@ -68,14 +68,29 @@ app() { # app <name>: copy .ci/consumer/<name> outside the repository, with the 
   echo "$work/$1"
 }
 
+# Restores from nuget.org with an empty cache download a lot (ONNX Runtime, its GPU package); NuGet retries single
+# requests itself, and a restore that still fails is tried twice more after a pause, so a network stall is not
+# reported as a broken package. Any failure after the restore is real.
+restore() { # restore <dir>
+  local attempt
+  for attempt in 1 2 3; do
+    (cd "$1" && dotnet restore -p:SafeRouteVersion="$version" -v:q) && return 0
+    echo "  restore in $1 failed (try $attempt of 3)" >&2
+    sleep $((attempt * 15))
+  done
+  fail "the consumer app in $1 did not restore (three tries)"
+}
+
 step "CPU app: SafeRoute + SafeRoute.Models.Default, services.AddSafeRoute() with no settings"
 cpu="$(app cpu)"
+restore "$cpu"
 (cd "$cpu" && dotnet run -c Release -p:SafeRouteVersion="$version") || fail "the CPU consumer app failed"
 
 step "the README's Quick start, compiled and run as written against the packages"
 quickstart="$(app quickstart)"
 sed -n '/<!-- quickstart:begin -->/,/<!-- quickstart:end -->/p' "$repo/README.md" | sed '1,2d;$d' | sed '$d' >"$quickstart/Program.cs"
 grep -q 'RoutedSafetyGuard' "$quickstart/Program.cs" || fail "the Quick start block was not found in README.md"
+restore "$quickstart"
 (cd "$quickstart" && dotnet run -c Release -p:SafeRouteVersion="$version") || fail "the README's Quick start does not run as written"
 
 step "CPU app published for linux-x64 (the README's advice)"
@@ -92,6 +107,7 @@ echo "  for comparison, published without a runtime identifier: $(mb "$(du -sb "
 
 step "GPU app: SafeRoute + Microsoft.ML.OnnxRuntime.Gpu instead of the CPU package (restore and compile only)"
 gpu="$(app gpu)"
+restore "$gpu"
 (cd "$gpu" && dotnet build -c Release -p:SafeRouteVersion="$version" --nologo -v:q) || fail "the GPU consumer app did not restore and compile"
 if grep -q '"Microsoft.ML.OnnxRuntime/' "$gpu/obj/project.assets.json"; then
   fail "the GPU app pulled in the CPU package Microsoft.ML.OnnxRuntime"
@@ -99,10 +115,17 @@ fi
 
 step "app without a native ONNX Runtime: a clear error, not a crash"
 nonative="$(app nonative)"
+restore "$nonative"
 (cd "$nonative" && dotnet run -c Release -p:SafeRouteVersion="$version" -- "$repo/models/default/small") || fail "no clear error without a native runtime"
 
 step "the saferoute tool from the feed"
-dotnet tool install SafeRoute.Cli --version "$version" --tool-path "$work/tools" --add-source "$feed"
+tool_installed=0
+for attempt in 1 2 3; do
+  dotnet tool install SafeRoute.Cli --version "$version" --tool-path "$work/tools" --add-source "$feed" && { tool_installed=1; break; }
+  echo "  tool install failed (try $attempt of 3)" >&2
+  sleep $((attempt * 15))
+done
+[ "$tool_installed" -eq 1 ] || fail "the saferoute tool did not install from the feed (three tries)"
 rc=0
 "$work/tools/saferoute" classify "How do I water a cactus?" "Write a poem about autumn leaves." || rc=$?
 [ "$rc" -le 1 ] || fail "saferoute classify exited $rc"
