@@ -101,6 +101,28 @@ def large_tokens(work, split):
     return np.array([float(r["large_tokens"]) for r in rows]) if rows and "large_tokens" in rows[0] else None
 
 
+def routing_chars(work, split):
+    """The length length-aware routing reads per row (features column chars: prompt + response UTF-16 code units, as
+    RoutedSafetyGuard.RoutingLength counts them), or None in older files."""
+    import csv
+    with open(os.path.join(work, "features", split + ".tsv"), encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return np.array([float(r["chars"]) for r in rows]) if rows and "chars" in rows[0] else None
+
+
+LENGTH_AWARE_CEILING = float(np.float32(0.9))  # RoutedSafetyGuard.LengthAwareCeiling (a float, widened to double)
+
+
+def effective_threshold(eps, reference, n):
+    """RoutedSafetyGuard.EffectiveThreshold, in the same arithmetic: min(ε (n + L) / 2L, max(ε, 0.9)) in double from the
+    float32 ε and L, then rounded to float32; ε itself when reference is None."""
+    eps = float(np.float32(eps))
+    if reference is None:
+        return np.full(len(n), np.float32(eps), np.float32)
+    ref = float(np.float32(reference))
+    return np.minimum(eps * ((n + ref) / (2.0 * ref)), max(eps, LENGTH_AWARE_CEILING)).astype(np.float32)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default="training/work")
@@ -109,6 +131,9 @@ def main():
     ap.add_argument("--max-share", type=float, default=0.20)
     ap.add_argument("--max-cost-share", type=float, default=1.0,
                     help="also cap the routed rows' share of the large guard's tokens (features column large_tokens)")
+    ap.add_argument("--length-aware", action="store_true",
+                    help="calibrate ε for length-aware routing (RoutedSafetyGuardOptions.LengthAwareRouting) with L = the "
+                         "median length of the router split's inputs, stored as length_reference metadata")
     ap.add_argument("--width", type=int, default=512, help="hidden width of both MLP layers (the paper's is 512)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
@@ -167,18 +192,35 @@ def main():
     cost = large_tokens(args.work, "dev")
     if args.max_cost_share < 1.0 and cost is None:
         raise SystemExit("--max-cost-share needs the large_tokens column (rerun ModelPrep features)")
+    reference, nd = None, None
+    if args.length_aware:
+        n_router, nd = routing_chars(args.work, "router"), routing_chars(args.work, "dev")
+        if n_router is None or nd is None:
+            raise SystemExit("--length-aware needs the chars column (rerun ModelPrep features)")
+        reference = float(np.float32(np.median(n_router)))
+        # Every ε at which some row's decision changes: its score (capped rows) and its score over its length factor.
+        candidates = np.concatenate([sd, sd * 2.0 * reference / (nd + reference), [1.0]])
+    else:
+        candidates = np.concatenate([sd, [1.0]])
+    sd32 = sd.astype(np.float32)
+
+    def route_at(eps):
+        return sd32 > effective_threshold(eps, reference, nd if nd is not None else np.zeros(len(sd)))
+
     best = None
-    for eps in np.unique(np.concatenate([sd, [1.0]])):
-        f, share = routed_f1(sd, eps, ld, psd, pld)
-        cost_share = float(cost[sd > eps].sum() / cost.sum()) if cost is not None else share
+    for eps in np.unique(np.float32(np.clip(candidates, 0.0, 1.0))):
+        route = route_at(eps)
+        share = float(route.mean())
+        f = f1_stats(np.where(route, pld > 0.5, psd > 0.5), ld)["f1"]
+        cost_share = float(cost[route].sum() / cost.sum()) if cost is not None else share
         if share <= args.max_share and cost_share <= args.max_cost_share and (best is None or f > best[1] + 1e-12):
             best = (float(eps), f, share)
     eps, f, share = best
-    cost_share = float(cost[sd > np.float32(eps)].sum() / cost.sum()) if cost is not None else None
     eps32 = float(np.float32(eps))
-    route = sd > eps32
+    route = route_at(eps32)
+    cost_share = float(cost[route].sum() / cost.sum()) if cost is not None else None
     rs = f1_stats(route, td)
-    print(f"dev: ε={eps32:.6g} routed F1 {f:.4f} share {share:.3f} cost share {cost_share} routing F1 {rs['f1']:.4f} P {rs['precision']:.4f} R {rs['recall']:.4f}; "
+    print(f"dev: ε={eps32:.6g}" + (f" length-aware L={reference:g}" if reference is not None else "") + f" routed F1 {f:.4f} share {share:.3f} cost share {cost_share} routing F1 {rs['f1']:.4f} P {rs['precision']:.4f} R {rs['recall']:.4f}; "
           f"small F1 {f1_stats(psd > 0.5, ld)['f1']:.4f} large F1 {f1_stats(pld > 0.5, ld)['f1']:.4f}; trained {train_seconds:.0f}s", flush=True)
 
     tensors = {}
@@ -190,10 +232,13 @@ def main():
             ln = model.cls[i + 1]
             tensors[f"cls.{i + 1}.weight"] = ln.weight.detach().numpy()
             tensors[f"cls.{i + 1}.bias"] = ln.bias.detach().numpy()
-    save_safetensors(args.out, tensors, {"threshold": repr(eps32), "layer_norm_eps": "1e-05"})
+    metadata = {"threshold": repr(eps32), "layer_norm_eps": "1e-05"}
+    if reference is not None:
+        metadata["length_reference"] = repr(reference)
+    save_safetensors(args.out, tensors, metadata)
     with open(os.path.join(args.work, "train_router.json"), "w", encoding="utf-8") as fo:
         json.dump({"epochs": args.epochs, "width": args.width, "train_seconds": round(train_seconds, 1), "router_rows": int(len(t)), "router_hard": int(t.sum()),
-                   "threshold": eps32, "dev_routed_f1": f, "dev_share": share, "dev_cost_share": cost_share,
+                   "threshold": eps32, "length_reference": reference, "dev_routed_f1": f, "dev_share": share, "dev_cost_share": cost_share,
                    "max_share": args.max_share, "max_cost_share": args.max_cost_share, "dev_routing": rs}, fo, indent=2)
 
 

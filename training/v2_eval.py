@@ -10,7 +10,7 @@ import numpy as np
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
 from common import f1_stats  # noqa: E402
-from train_router import large_tokens, load  # noqa: E402
+from train_router import effective_threshold, large_tokens, load, routing_chars  # noqa: E402
 
 
 def read_safetensors(path):
@@ -38,8 +38,12 @@ def main():
     x, label, ps, pl, t = load(work, "dev")
     w, meta = read_safetensors(router)
     eps = float(meta["threshold"])
+    reference = float(meta["length_reference"]) if "length_reference" in meta else None
     s = router_scores(w.copy(), x.astype(np.float64))
-    route = s > eps
+    n = routing_chars(work, "dev")
+    if reference is not None and n is None:
+        raise SystemExit("the router is length-aware but the features have no chars column (rerun ModelPrep features)")
+    route = s.astype(np.float32) > effective_threshold(eps, reference, n if n is not None else np.zeros(len(s)))
     share = float(route.mean())
     q = np.clip(ps, 1e-12, 1 - 1e-12)
     ent = -(q * np.log2(q) + (1 - q) * np.log2(1 - q))
@@ -47,20 +51,25 @@ def main():
     ent_route = np.zeros(len(x), bool)
     ent_route[np.argsort(-ent, kind="stable")[:k]] = True  # the k most uncertain inputs: entropy routing at the same share
 
+    paper_route = np.zeros(len(x), bool)
+    paper_route[np.argsort(-s, kind="stable")[:k]] = True  # the same router, one threshold for all, at the same share
+
     def routed(r, idx=slice(None)):
         return np.where(r[idx], pl[idx] > 0.5, ps[idx] > 0.5)
 
-    res = {"rows": int(len(x)), "hard": int(t.sum()), "threshold": eps,
+    res = {"rows": int(len(x)), "hard": int(t.sum()), "threshold": eps, "lengthReference": reference,
            "small": f1_stats(ps > 0.5, label), "large": f1_stats(pl > 0.5, label),
            "routed": {**f1_stats(routed(route), label), "largeShare": share, "routing": f1_stats(route, t)},
            "oracle": {**f1_stats(routed(t > 0.5), label), "largeShare": float(t.mean())},
            "entropyAtRouterShare": {**f1_stats(routed(ent_route), label), "largeShare": float(ent_route.mean()), "routing": f1_stats(ent_route, t)},
+           "routerPaperRuleAtSameShare": {**f1_stats(routed(paper_route), label), "largeShare": float(paper_route.mean()), "routing": f1_stats(paper_route, t)},
            "entropy05": {**f1_stats(routed(ent > 0.5), label), "largeShare": float((ent > 0.5).mean()), "routing": f1_stats(ent > 0.5, t)}}
     gap = res["large"]["f1"] - res["small"]["f1"]
     cost = large_tokens(work, "dev")
     if cost is not None:  # the routed rows' share of the large guard's tokens (the latency the router spends)
         res["routed"]["largeCostShare"] = float(cost[route].sum() / cost.sum())
         res["entropyAtRouterShare"]["largeCostShare"] = float(cost[ent_route].sum() / cost.sum())
+        res["routerPaperRuleAtSameShare"]["largeCostShare"] = float(cost[paper_route].sum() / cost.sum())
     res["gapClosed"] = (res["routed"]["f1"] - res["small"]["f1"]) / gap if gap > 0 else None
     rng = np.random.RandomState(1234)
     d_f1, d_rf1 = [], []
@@ -72,7 +81,7 @@ def main():
                                           "routingF1": [float(np.percentile(d_rf1, 2.5)), float(np.percentile(d_rf1, 97.5))]}
     with open(out, "w") as f:
         json.dump(res, f, indent=2)
-    for k_ in ("small", "large", "routed", "oracle", "entropyAtRouterShare", "entropy05"):
+    for k_ in ("small", "large", "routed", "oracle", "entropyAtRouterShare", "routerPaperRuleAtSameShare", "entropy05"):
         v = res[k_]
         print(f"{k_:22s} F1 {v['f1']:.4f} P {v['precision']:.4f} R {v['recall']:.4f}" +
               (f"  share {v['largeShare']:.3f}" if "largeShare" in v else "") +

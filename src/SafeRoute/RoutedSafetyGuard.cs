@@ -102,9 +102,16 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
             }
         }
 
+        float? lengthReference = (router as MlpRouter)?.LengthReference;
+        if (options.LengthAwareRouting == true && lengthReference is null)
+        {
+            throw new SafeRouteException($"Length-aware routing was asked for, but the router '{router.Name}' carries no calibrated reference length (an MLP router file with 'length_reference' metadata). Set LengthAwareRouting to null or false, or calibrate the router with it.");
+        }
+
         _small = small;
         _large = large;
         _router = router;
+        LengthReference = options.LengthAwareRouting == false ? null : lengthReference;
         _ownsGuards = options.OwnsGuards;
         Threshold = threshold;
         FailurePolicy = options.FailurePolicy;
@@ -140,7 +147,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
             small = OnnxSafetyGuard.Create(options.SmallModel.Path!, options.SmallModel, GuardTier.Small);
             large = OnnxSafetyGuard.Create(options.LargeModel.Path!, options.LargeModel, GuardTier.Large);
             ISafetyRouter router = RouterFactory.Create(options.Router, small);
-            return new RoutedSafetyGuard(small, large, router, new RoutedSafetyGuardOptions { Threshold = options.Threshold, FailurePolicy = options.FailurePolicy, LargeGuardTimeout = options.LargeGuardTimeout, OwnsGuards = true });
+            return new RoutedSafetyGuard(small, large, router, new RoutedSafetyGuardOptions { Threshold = options.Threshold, LengthAwareRouting = options.LengthAwareRouting, FailurePolicy = options.FailurePolicy, LargeGuardTimeout = options.LargeGuardTimeout, OwnsGuards = true });
         }
         catch
         {
@@ -152,6 +159,34 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
 
     /// <summary>Gets the routing threshold ε in use.</summary>
     public float Threshold { get; }
+
+    /// <summary>Gets the reference length L of length-aware routing in use (see
+    /// <see cref="RoutedSafetyGuardOptions.LengthAwareRouting"/>).</summary>
+    /// <value>A positive number of characters, or <see langword="null"/> when every input is routed against ε alone.</value>
+    public float? LengthReference { get; }
+
+    /// <summary>The highest effective threshold of length-aware routing: a router score above it (or above ε, when ε is
+    /// higher) always sends the input to the large guard, however long it is.</summary>
+    internal const float LengthAwareCeiling = 0.9f;
+
+    /// <summary>The length length-aware routing reads: the prompt's plus the response's UTF-16 code units. The training
+    /// pipeline (ModelPrep features) writes the same number for calibration.</summary>
+    internal static long RoutingLength(SafetyRequest request) => (long)request.Prompt.Length + (request.Response?.Length ?? 0);
+
+    /// <summary>The effective threshold of length-aware routing for an input of <paramref name="length"/> characters:
+    /// min(ε · (n + L) / (2L), max(ε, <see cref="LengthAwareCeiling"/>)); ε itself when <paramref name="reference"/> is null.</summary>
+    internal static float EffectiveThreshold(float threshold, float? reference, long length)
+    {
+        if (reference is not float l)
+        {
+            return threshold;
+        }
+
+        double scaled = threshold * ((length + (double)l) / (2.0 * l));
+        return (float)Math.Min(scaled, Math.Max(threshold, LengthAwareCeiling));
+    }
+
+    private float RoutingThreshold(SafetyRequest request) => EffectiveThreshold(Threshold, LengthReference, RoutingLength(request));
 
     /// <summary>Gets the policy applied when the large guard fails.</summary>
     public LargeGuardFailurePolicy FailurePolicy { get; }
@@ -218,6 +253,10 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         using Activity? routerActivity = SafeRouteTelemetry.ActivitySource.StartActivity("SafeRoute router");
         routerActivity?.SetTag("saferoute.router", _router.Name);
         routerActivity?.SetTag("saferoute.threshold", Threshold);
+        if (LengthReference is float lengthReference)
+        {
+            routerActivity?.SetTag("saferoute.length_reference", lengthReference);
+        }
 
         if (smallOutputs is null || smallOutputs.Count != requests.Count)
         {
@@ -243,7 +282,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
 
                 float score = _router.Score(output.Features.Span, output.SafeLogit, output.UnsafeLogit);
                 float p = output.UnsafeProbability;
-                bool route = score > Threshold || float.IsNaN(score);
+                bool route = score > RoutingThreshold(requests[i]) || float.IsNaN(score);
                 verdicts[i] = new SafetyVerdict
                 {
                     IsUnsafe = p > VerdictMath.DecisionThreshold,

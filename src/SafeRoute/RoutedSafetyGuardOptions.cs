@@ -11,6 +11,22 @@ public sealed class RoutedSafetyGuardOptions
     /// from its file, else 0.5).</value>
     public float? Threshold { get; set; }
 
+    /// <summary>Gets or sets whether the routing threshold depends on the input's length (length-aware routing, with the
+    /// router's calibrated reference length L, <see cref="Routing.MlpRouter.LengthReference"/>). An input of n characters
+    /// (prompt plus response, UTF-16 code units) then goes to the large guard when its router score is above
+    /// min(ε · (n + L) / (2L), max(ε, 0.9)): ε at the reference length, lower for shorter inputs (cheap for the large
+    /// guard to read), higher for longer ones (costly: the large guard reads every window), and a score above 0.9 (or ε,
+    /// when ε is higher) always goes. A NaN score always goes, as without it.</summary>
+    /// <value>The default is <see langword="null"/>: on when the router carries a reference length (the default models'
+    /// router does), off otherwise. <see langword="true"/> requires one; <see langword="false"/> is the paper's rule, one
+    /// threshold ε for every input.</value>
+    /// <remarks>Length-aware routing spends the large guard where it is cheap: on the default pair it sends about half
+    /// the large guard's tokens of the paper's rule at the same quality (see the model card). The price is that long
+    /// inputs rarely get the large guard's second opinion unless the router is sure; the small guard still reads every
+    /// window of them, and its verdict stands. Turn it off when long inputs (pasted documents, long jailbreaks) matter
+    /// more to you than the large guard's cost.</remarks>
+    public bool? LengthAwareRouting { get; set; }
+
     /// <summary>Gets or sets what happens when the large guard fails.</summary>
     /// <value>The default is <see cref="LargeGuardFailurePolicy.FailClosed"/>.</value>
     public LargeGuardFailurePolicy FailurePolicy { get; set; } = LargeGuardFailurePolicy.FailClosed;

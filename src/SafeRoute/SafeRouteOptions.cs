@@ -20,6 +20,12 @@ public sealed class SafeRouteOptions
     /// <value>The default is <see langword="null"/>: the router's default (a trained router's calibrated threshold, else 0.5).</value>
     public float? Threshold { get; set; }
 
+    /// <summary>Gets or sets whether the routing threshold depends on the input's length (see
+    /// <see cref="RoutedSafetyGuardOptions.LengthAwareRouting"/>).</summary>
+    /// <value>The default is <see langword="null"/>: on when the router carries a calibrated reference length (the default
+    /// models' router does), off otherwise.</value>
+    public bool? LengthAwareRouting { get; set; }
+
     /// <summary>Gets or sets what happens when the large guard fails.</summary>
     /// <value>The default is <see cref="LargeGuardFailurePolicy.FailClosed"/>.</value>
     public LargeGuardFailurePolicy FailurePolicy { get; set; } = LargeGuardFailurePolicy.FailClosed;

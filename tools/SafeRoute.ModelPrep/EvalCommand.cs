@@ -46,7 +46,8 @@ internal static class EvalCommand
         float[] routerScore = [.. s.Select(o => router.Score(o.Features, o.SafeLogit, o.UnsafeLogit))];
         float[] entropyScore = [.. s.Select(o => entropy.Score(default, o.SafeLogit, o.UnsafeLogit))];
 
-        bool[] routed = [.. routerScore.Select(x => x > eps || float.IsNaN(x))];
+        // The routed guard's own rule (length-aware when the router file carries a reference length).
+        bool[] routed = [.. Enumerable.Range(0, n).Select(i => routerScore[i] > RoutedSafetyGuard.EffectiveThreshold(eps, router.LengthReference, RoutedSafetyGuard.RoutingLength(requests[i])) || float.IsNaN(routerScore[i]))];
         bool[] entropyHalf = [.. entropyScore.Select(x => x > 0.5f)];
         int budget = routed.Count(x => x);
         bool[] entropyAtShare = TopK(entropyScore, budget);
@@ -61,7 +62,7 @@ internal static class EvalCommand
             ["allUnsafeBaselineF1"] = Stats(Enumerable.Repeat(true, n).ToArray(), label)["f1"]!.DeepClone(),
             ["small"] = WithAuprc(Stats(smallPred, label), s, label),
             ["large"] = WithAuprc(Stats(largePred, label), l, label),
-            ["routed"] = Routed("mlp router at calibrated threshold", routed, smallPred, largePred, label, hard, eps),
+            ["routed"] = Routed(router.LengthReference is float lr ? FormattableString.Invariant($"mlp router at calibrated threshold, length-aware (L = {lr:R} characters)") : "mlp router at calibrated threshold", routed, smallPred, largePred, label, hard, eps),
             ["oracle"] = Routed("large guard exactly when t = 1 (upper bound)", hard, smallPred, largePred, label, hard, null),
             ["entropy"] = Routed("binary entropy > 0.5 bits", entropyHalf, smallPred, largePred, label, hard, 0.5f),
             ["entropyAtRouterShare"] = Routed("top-k entropy, same share as the router", entropyAtShare, smallPred, largePred, label, hard, null),

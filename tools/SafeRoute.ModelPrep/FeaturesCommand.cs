@@ -40,14 +40,15 @@ internal static class FeaturesCommand
                 }
             }
 
-            // large_tokens: the tokens the large guard runs for the row (every window), the router's cost proxy.
-            var tsv = new StringBuilder("id\tsource\tlabel\tresp\tsmall_safe\tsmall_unsafe\tsmall_p\tlarge_p\tlarge_tokens\n");
+            // large_tokens: the tokens the large guard runs for the row (every window), the router's cost;
+            // chars: the length length-aware routing reads (RoutedSafetyGuard.RoutingLength), for its calibration.
+            var tsv = new StringBuilder("id\tsource\tlabel\tresp\tsmall_safe\tsmall_unsafe\tsmall_p\tlarge_p\tlarge_tokens\tchars\n");
             for (int i = 0; i < rows.Count; i++)
             {
                 IndexRow r = rows[i].Index;
                 EncodedPrompt e = large.Encoder.Encode(requests[i]);
                 int largeTokens = e.TokenIds.Length + (e.MoreWindows ?? []).Sum(w => w.TokenIds.Length);
-                tsv.Append(CultureInfo.InvariantCulture, $"{r.Id}\t{r.Source}\t{r.Label}\t{(r.HasResponse ? 1 : 0)}\t{s[i].SafeLogit:R}\t{s[i].UnsafeLogit:R}\t{s[i].UnsafeProbability:R}\t{l[i].UnsafeProbability:R}\t{largeTokens}\n");
+                tsv.Append(CultureInfo.InvariantCulture, $"{r.Id}\t{r.Source}\t{r.Label}\t{(r.HasResponse ? 1 : 0)}\t{s[i].SafeLogit:R}\t{s[i].UnsafeLogit:R}\t{s[i].UnsafeProbability:R}\t{l[i].UnsafeProbability:R}\t{largeTokens}\t{RoutedSafetyGuard.RoutingLength(requests[i])}\n");
             }
 
             File.WriteAllText(Path.Combine(outDir, split + ".tsv"), tsv.ToString());

@@ -116,6 +116,7 @@ public static class SafeRouteServiceCollectionExtensions
                 new RoutedSafetyGuardOptions
                 {
                     Threshold = options.Threshold,
+                    LengthAwareRouting = options.LengthAwareRouting,
                     FailurePolicy = options.FailurePolicy,
                     LargeGuardTimeout = options.LargeGuardTimeout,
                     TimeProvider = sp.GetService<TimeProvider>(),

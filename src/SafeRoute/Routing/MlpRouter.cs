@@ -19,8 +19,9 @@ namespace SafeRoute.Routing;
 /// <see cref="Load(string)"/> reads a safetensors file with the reference checkpoint's tensor names
 /// (<c>cls.0.*</c>, <c>cls.1.weight/bias</c>, <c>cls.3.*</c>, <c>cls.4.weight/bias</c>, <c>cls.6.*</c>; weights
 /// [out, in]; F32, F16, BF16 or F64), so routers trained with the reference Python code run unchanged. Optional
-/// metadata: <c>threshold</c> (the calibrated routing threshold, an invariant-culture number in [0, 1]) and
-/// <c>layer_norm_eps</c> (default 1e-5, PyTorch's default).
+/// metadata: <c>threshold</c> (the calibrated routing threshold, an invariant-culture number in [0, 1]),
+/// <c>length_reference</c> (the reference length L of length-aware routing, in characters, a positive finite number; see
+/// <see cref="LengthReference"/>) and <c>layer_norm_eps</c> (default 1e-5, PyTorch's default).
 /// </para>
 /// <para>
 /// An instance is immutable and safe for concurrent use. <see cref="Score"/> allocates nothing on the heap:
@@ -47,8 +48,9 @@ public sealed class MlpRouter : ISafetyRouter
     private readonly int _hidden2;
     private readonly MlpRouterWeights _weights;
 
-    private MlpRouter(MlpRouterWeights weights, float? calibratedThreshold)
+    private MlpRouter(MlpRouterWeights weights, float? calibratedThreshold, float? lengthReference = null)
     {
+        LengthReference = lengthReference;
         _weights = weights;
         InputSize = weights.InputSize;
         _hidden1 = weights.Hidden1;
@@ -86,6 +88,13 @@ public sealed class MlpRouter : ISafetyRouter
     /// <summary>Gets the routing threshold stored in the file's <c>threshold</c> metadata, if any.</summary>
     /// <value>The calibrated threshold in [0, 1], or <see langword="null"/> when the file has none.</value>
     public float? CalibratedThreshold { get; }
+
+    /// <summary>Gets the reference length L of length-aware routing, stored in the file's <c>length_reference</c>
+    /// metadata when the threshold was calibrated with it (the median length of the calibration inputs, in characters).</summary>
+    /// <value>A positive number of characters, or <see langword="null"/> when the file has none (the paper's rule: one
+    /// threshold for every input). <see cref="RoutedSafetyGuard"/> uses it unless
+    /// <see cref="RoutedSafetyGuardOptions.LengthAwareRouting"/> is <see langword="false"/>.</value>
+    public float? LengthReference { get; }
 
     /// <summary>Loads a router from a safetensors file.</summary>
     /// <param name="path">The path of the safetensors file. A relative path is resolved against
@@ -214,7 +223,8 @@ public sealed class MlpRouter : ISafetyRouter
 
     /// <summary>
     /// Writes the router as a safetensors file with the reference checkpoint's tensor names, so that
-    /// <see cref="Load(string)"/> (and the reference Python code) read it back. The <c>*_log_sigma</c> tensors are
+    /// <see cref="Load(string)"/> (and the reference Python code) read it back. A <see cref="LengthReference"/> is written
+    /// back as <c>length_reference</c> metadata. The <c>*_log_sigma</c> tensors are
     /// the known ones when the router was built from weights that had them, and log 0.1 (the reference
     /// initialisation) otherwise; <see cref="Load(string)"/> does not keep them.
     /// </summary>
@@ -226,7 +236,7 @@ public sealed class MlpRouter : ISafetyRouter
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         CheckThreshold(threshold);
-        Safetensors.Write(path, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold));
+        Safetensors.Write(path, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold, LengthReference));
     }
 
     /// <summary>Writes the router to a stream, as <see cref="Save(string, float?)"/> writes a file.</summary>
@@ -238,7 +248,7 @@ public sealed class MlpRouter : ISafetyRouter
     {
         ArgumentNullException.ThrowIfNull(stream);
         CheckThreshold(threshold);
-        Safetensors.Write(stream, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold));
+        Safetensors.Write(stream, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold, LengthReference));
     }
 
     private static void CheckThreshold(float? threshold)
@@ -290,7 +300,13 @@ public sealed class MlpRouter : ISafetyRouter
             throw Invalid(source, $"tensor 'cls.6.weight_mu' has shape {ShapeText([layer3.Outputs, layer3.Inputs])}; the last layer must have exactly 1 output");
         }
 
-        return new MlpRouter(new MlpRouterWeights(layer1, norm1, layer2, norm2, layer3, eps), threshold);
+        float? lengthReference = ReadMetadata(metadata, "length_reference", source);
+        if (lengthReference is float l && !(l > 0))
+        {
+            throw Invalid(source, $"metadata 'length_reference' is {l.ToString("R", CultureInfo.InvariantCulture)}; it must be a positive finite number of characters");
+        }
+
+        return new MlpRouter(new MlpRouterWeights(layer1, norm1, layer2, norm2, layer3, eps), threshold, lengthReference);
     }
 
     private static BayesLinearWeights ReadLinear(Dictionary<string, SafetensorsTensor> tensors, string prefix, string source, int? expectedInputs, string? previousName)

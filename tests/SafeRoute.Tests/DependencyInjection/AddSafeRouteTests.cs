@@ -163,6 +163,29 @@ public sealed class AddSafeRouteTests
         Assert.That(ex!.Message, Does.Contain((_small.HiddenSize * 2).ToString(System.Globalization.CultureInfo.InvariantCulture)));
     }
 
+    [TestCase(null, 80f)]
+    [TestCase("false", null)]
+    [TestCase("true", 80f)]
+    public async Task ConfigurationOverload_BindsLengthAwareRouting(string? setting, float? expected)
+    {
+        string routerPath = RouterFiles.Write(_temp.Sub($"length-{setting ?? "unset"}.safetensors"), _small.HiddenSize, threshold: 0.3f, lengthReference: 80f);
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Guards:SmallModel:Path"] = _small.Directory,
+            ["Guards:LargeModel:Path"] = _large.Directory,
+            ["Guards:Router:Kind"] = "Mlp",
+            ["Guards:Router:Path"] = routerPath,
+            ["Guards:LengthAwareRouting"] = setting,
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddSafeRoute(configuration.GetSection("Guards"));
+        await using ServiceProvider provider = services.BuildServiceProvider();
+
+        var routed = provider.GetRequiredService<RoutedSafetyGuard>();
+        Assert.That(routed.LengthReference, Is.EqualTo(expected));
+        Assert.That(routed.Threshold, Is.EqualTo(0.3f));
+    }
+
     [Test]
     public async Task CustomLargeGuard_IsUsedAndLargeModelIgnored()
     {

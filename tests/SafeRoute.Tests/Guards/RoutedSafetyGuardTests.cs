@@ -139,6 +139,102 @@ public sealed class RoutedSafetyGuardTests
         Assert.That(verdict.Routed, Is.EqualTo(expected > 0.42f));
     }
 
+    // Length-aware routing: each case measures the router's score for one request, then picks ε and L so that the
+    // paper's rule (one ε for all) and the length-aware rule must disagree on it; a guard that ignored the length, or
+    // applied it the wrong way round, fails.
+    private (MlpRouter Router, SafetyRequest Request, float Score) LengthCase(string name, float finalBias, Func<float, int, (float Threshold, float Reference)> pick)
+    {
+        var request = new SafetyRequest($"{Benign} and {Borderline}");
+        string probePath = RouterFiles.Write(_temp.Sub($"{name}-probe.safetensors"), _smallModel.HiddenSize, finalBias: finalBias);
+        var probe = MlpRouter.Load(probePath);
+        var output = _small.ForwardBatch([request], wantFeatures: true, CancellationToken.None)[0];
+        float score = probe.Score(output.Features, output.SafeLogit, output.UnsafeLogit);
+        (float threshold, float reference) = pick(score, request.Prompt.Length);
+        string path = RouterFiles.Write(_temp.Sub($"{name}.safetensors"), _smallModel.HiddenSize, finalBias: finalBias, threshold: threshold, lengthReference: reference);
+        return (MlpRouter.Load(path), request, score);
+    }
+
+    [Test]
+    public async Task LengthAware_LongerThanTheReference_NeedsAHigherScore_AndOffIsThePapersRule()
+    {
+        // L = n / 3: the input is "long", its threshold is 2 ε = 1.5 × its score (below the 0.9 ceiling), so it stays
+        // with the small guard; the paper's rule (ε = 0.75 × score) routes it.
+        (MlpRouter router, SafetyRequest request, float score) = LengthCase("length-long", -2f, (s, n) => (0.75f * s, n / 3f));
+        Assert.That(score, Is.LessThan(0.55f), "precondition: 1.5 × the score stays below the 0.9 ceiling");
+
+        var aware = new RoutedSafetyGuard(_small, _large, router);
+        Assert.That(aware.LengthReference, Is.EqualTo(router.LengthReference), "on by default when the router file carries L");
+        SafetyVerdict verdict = await aware.EvaluateAsync(request);
+        Assert.That(verdict.RouterScore, Is.EqualTo(score).Within(1e-6));
+        Assert.That(verdict.Routed, Is.False);
+        Assert.That(verdict.DecidedBy, Is.EqualTo(GuardTier.Small));
+
+        var paper = new RoutedSafetyGuard(_small, _large, router, new RoutedSafetyGuardOptions { LengthAwareRouting = false });
+        Assert.That(paper.LengthReference, Is.Null);
+        SafetyVerdict paperVerdict = await paper.EvaluateAsync(request);
+        Assert.That(paperVerdict.Routed, Is.True);
+        Assert.That(paperVerdict.DecidedBy, Is.EqualTo(GuardTier.Large));
+    }
+
+    [Test]
+    public async Task LengthAware_ShorterThanTheReference_IsRoutedBelowEpsilon()
+    {
+        // L = 3n: the input is "short", its threshold is ε × 2/3 = 0.8 × its score; the paper's rule (ε = 1.2 × score) keeps it.
+        (MlpRouter router, SafetyRequest request, float score) = LengthCase("length-short", -2f, (s, n) => (1.2f * s, 3f * n));
+
+        SafetyVerdict aware = await new RoutedSafetyGuard(_small, _large, router, new RoutedSafetyGuardOptions { LengthAwareRouting = true }).EvaluateAsync(request);
+        SafetyVerdict paper = await new RoutedSafetyGuard(_small, _large, router, new RoutedSafetyGuardOptions { LengthAwareRouting = false }).EvaluateAsync(request);
+
+        Assert.That(aware.Routed, Is.True);
+        Assert.That(paper.Routed, Is.False);
+        Assert.That(score, Is.GreaterThan(0f));
+    }
+
+    [Test]
+    public async Task LengthAware_AScoreAboveTheCeiling_IsAlwaysRouted_HoweverLong()
+    {
+        // L = n / 10: the scaled threshold would be 5.5 ε = 2.75, which no score reaches; the ceiling (0.9) caps it.
+        (MlpRouter router, SafetyRequest request, float score) = LengthCase("length-ceiling", 6f, (s, n) => (0.5f, n / 10f));
+        Assert.That(score, Is.GreaterThan(0.9f), "precondition: the router is sure");
+
+        SafetyVerdict verdict = await new RoutedSafetyGuard(_small, _large, router).EvaluateAsync(request);
+
+        Assert.That(verdict.Routed, Is.True);
+        Assert.That(verdict.DecidedBy, Is.EqualTo(GuardTier.Large));
+    }
+
+    [Test]
+    public void LengthAware_AskedForWithoutAReference_FailsAtConstruction()
+    {
+        string path = RouterFiles.Write(_temp.Sub("router-no-length.safetensors"), _smallModel.HiddenSize, threshold: 0.5f);
+        var options = new RoutedSafetyGuardOptions { LengthAwareRouting = true };
+
+        var ex = Assert.Throws<SafeRouteException>(() => _ = new RoutedSafetyGuard(_small, _large, MlpRouter.Load(path), options));
+        Assert.That(ex!.Message, Does.Contain("length_reference"));
+        Assert.Throws<SafeRouteException>(() => _ = new RoutedSafetyGuard(_small, _large, new EntropyRouter(), options));
+        Assert.That(new RoutedSafetyGuard(_small, _large, MlpRouter.Load(path)).LengthReference, Is.Null, "off by default without one");
+    }
+
+    [TestCase(0.4f, 100f, 100L, 0.4f)]
+    [TestCase(0.4f, 100f, 0L, 0.2f)]
+    [TestCase(0.4f, 100f, 300L, 0.8f)]
+    [TestCase(0.4f, 100f, 1000L, 0.9f)]
+    [TestCase(0.95f, 100f, 1000L, 0.95f)]
+    [TestCase(0.95f, 100f, 0L, 0.475f)]
+    [TestCase(0.4f, 100f, long.MaxValue, 0.9f)]
+    public void EffectiveThreshold_IsMinOfScaledEpsilonAndCeiling(float epsilon, float reference, long length, float expected)
+    {
+        Assert.That(RoutedSafetyGuard.EffectiveThreshold(epsilon, reference, length), Is.EqualTo(expected).Within(1e-6f));
+        Assert.That(RoutedSafetyGuard.EffectiveThreshold(epsilon, null, length), Is.EqualTo(epsilon));
+    }
+
+    [Test]
+    public void RoutingLength_CountsPromptAndResponseCodeUnits()
+    {
+        Assert.That(RoutedSafetyGuard.RoutingLength(new SafetyRequest("abc")), Is.EqualTo(3));
+        Assert.That(RoutedSafetyGuard.RoutingLength(new SafetyRequest("abc", "de\U0001F600")), Is.EqualTo(3 + 4));
+    }
+
     [Test]
     public void MlpRouter_SizeMismatch_FailsAtConstructionNamingSizes()
     {

@@ -192,6 +192,36 @@ public sealed class MlpRouterTests
         Assert.That(router.DefaultThreshold, Is.EqualTo(0.5f));
     }
 
+    [Test]
+    public void LengthReference_MetadataPresent_IsRead_AndSaveWritesItBack()
+    {
+        MlpRouter router = MlpRouter.Load(WriteTiny("tiny-length.safetensors", new Dictionary<string, string> { ["threshold"] = "0.25", ["length_reference"] = "97.5" }));
+        Assert.That(router.LengthReference, Is.EqualTo(97.5f));
+
+        string path = Path.Combine(_directory, "tiny-length-saved.safetensors");
+        router.Save(path, 0.3f);
+        MlpRouter reloaded = MlpRouter.Load(path);
+
+        Assert.That(reloaded.LengthReference, Is.EqualTo(97.5f));
+        Assert.That(reloaded.CalibratedThreshold, Is.EqualTo(0.3f));
+    }
+
+    [Test]
+    public void LengthReference_MetadataAbsent_IsNull_AndNotWritten()
+    {
+        MlpRouter router = MlpRouter.Load(WriteTiny("tiny-no-length.safetensors"));
+        Assert.That(router.LengthReference, Is.Null);
+
+        string path = Path.Combine(_directory, "tiny-no-length-saved.safetensors");
+        router.Save(path, null);
+        Assert.That(Safetensors.Read(path).Metadata.ContainsKey("length_reference"), Is.False);
+    }
+
+    [TestCase("length_reference", "0")]
+    [TestCase("length_reference", "-12")]
+    [TestCase("length_reference", "NaN")]
+    [TestCase("length_reference", "Infinity")]
+    [TestCase("length_reference", "ninety")]
     [TestCase("threshold", "abc")]
     [TestCase("threshold", "1.5")]
     [TestCase("threshold", "NaN")]
