@@ -207,15 +207,26 @@ def main():
     def route_at(eps):
         return sd32 > effective_threshold(eps, reference, nd if nd is not None else np.zeros(len(sd)))
 
-    best = None
-    for eps in np.unique(np.float32(np.clip(candidates, 0.0, 1.0))):
-        route = route_at(eps)
-        share = float(route.mean())
-        f = f1_stats(np.where(route, pld > 0.5, psd > 0.5), ld)["f1"]
-        cost_share = float(cost[route].sum() / cost.sum()) if cost is not None else share
-        if share <= args.max_share and cost_share <= args.max_cost_share and (best is None or f > best[1] + 1e-12):
-            best = (float(eps), f, share)
-    eps, f, share = best
+    def calibrate(candidates, route_at):
+        best = None
+        for eps in np.unique(np.float32(np.clip(candidates, 0.0, 1.0))):
+            route = route_at(eps)
+            share = float(route.mean())
+            f = f1_stats(np.where(route, pld > 0.5, psd > 0.5), ld)["f1"]
+            cost_share = float(cost[route].sum() / cost.sum()) if cost is not None else share
+            if share <= args.max_share and cost_share <= args.max_cost_share and (best is None or f > best[1] + 1e-12):
+                best = (float(eps), f, share, cost_share)
+        return best
+
+    # With --length-aware, also the paper's rule calibrated the same way: the ε to use with LengthAwareRouting = false.
+    uniform = None
+    if reference is not None:
+        u = calibrate(np.concatenate([sd, [1.0]]), lambda e: sd32 > np.float32(e))
+        uniform = {"threshold": u[0], "dev_routed_f1": u[1], "dev_share": u[2], "dev_cost_share": u[3]}
+        print(f"dev, the paper's rule calibrated the same way: ε={u[0]:.6g} routed F1 {u[1]:.4f} share {u[2]:.3f} cost share {u[3]}", flush=True)
+
+    best = calibrate(candidates, route_at)
+    eps, f, share, _ = best
     eps32 = float(np.float32(eps))
     route = route_at(eps32)
     cost_share = float(cost[route].sum() / cost.sum()) if cost is not None else None
@@ -235,10 +246,11 @@ def main():
     metadata = {"threshold": repr(eps32), "layer_norm_eps": "1e-05"}
     if reference is not None:
         metadata["length_reference"] = repr(reference)
+        metadata["uniform_threshold"] = repr(float(np.float32(uniform["threshold"])))
     save_safetensors(args.out, tensors, metadata)
     with open(os.path.join(args.work, "train_router.json"), "w", encoding="utf-8") as fo:
         json.dump({"epochs": args.epochs, "width": args.width, "train_seconds": round(train_seconds, 1), "router_rows": int(len(t)), "router_hard": int(t.sum()),
-                   "threshold": eps32, "length_reference": reference, "dev_routed_f1": f, "dev_share": share, "dev_cost_share": cost_share,
+                   "threshold": eps32, "length_reference": reference, "uniform_rule": uniform, "dev_routed_f1": f, "dev_share": share, "dev_cost_share": cost_share,
                    "max_share": args.max_share, "max_cost_share": args.max_cost_share, "dev_routing": rs}, fo, indent=2)
 
 

@@ -4,8 +4,9 @@ using BenchmarkDotNet.Attributes;
 namespace SafeRoute.Benchmarks;
 
 /// <summary>
-/// Target 3: mean latency per input of small-only, large-only (Baseline) and routed (the shipped router at its calibrated
-/// threshold) over the whole development split, one caller, one intra-op thread per model. Setup also computes each
+/// Target 3: mean latency per input of small-only, large-only (Baseline), routed (the shipped router at its calibrated
+/// threshold, length-aware when its file says so) and routed by the paper's rule (length-aware routing turned off: one ε
+/// for every input, the file's uniform_threshold) over the whole development split, one caller, one intra-op thread per model. Setup also computes each
 /// method's F1 and the routed large-guard share on the same rows and writes them to
 /// results/routing-tradeoff-quality.md (numbers only, never rows).
 /// </summary>
@@ -13,6 +14,7 @@ namespace SafeRoute.Benchmarks;
 public class RoutingTradeoffBenchmark
 {
     private RoutedSafetyGuard _routed = null!;
+    private RoutedSafetyGuard _paperRule = null!;
     private SafetyRequest[] _rows = null!;
 
     [GlobalSetup]
@@ -25,12 +27,19 @@ public class RoutingTradeoffBenchmark
             Router = { Path = DefaultGuardModels.RouterPath },
         };
         _routed = RoutedSafetyGuard.Create(options);
+#pragma warning disable SAFEROUTE001 // the same small guard, shared (not owned) by the second routed guard
+        _paperRule = new RoutedSafetyGuard(_routed.Small, _routed.Large, _routed.Router, new RoutedSafetyGuardOptions { LengthAwareRouting = false });
+#pragma warning restore SAFEROUTE001
         _rows = DevSet.Requests;
         WriteQuality();
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _routed.Dispose();
+    public void Cleanup()
+    {
+        _paperRule.Dispose();
+        _routed.Dispose();
+    }
 
     [Benchmark(OperationsPerInvoke = DevSet.Rows)]
     public async Task SmallOnly()
@@ -59,13 +68,23 @@ public class RoutingTradeoffBenchmark
         }
     }
 
+    [Benchmark(OperationsPerInvoke = DevSet.Rows)]
+    public async Task RoutedPaperRule()
+    {
+        foreach (SafetyRequest row in _rows)
+        {
+            _ = await _paperRule.EvaluateAsync(row);
+        }
+    }
+
     private void WriteQuality()
     {
         bool[] labels = DevSet.Labels;
         var small = new bool[_rows.Length];
         var large = new bool[_rows.Length];
         var routed = new bool[_rows.Length];
-        int escalated = 0;
+        var paper = new bool[_rows.Length];
+        int escalated = 0, paperEscalated = 0;
         for (int i = 0; i < _rows.Length; i++)
         {
             small[i] = _routed.Small.EvaluateAsync(_rows[i]).AsTask().GetAwaiter().GetResult().IsUnsafe;
@@ -73,16 +92,21 @@ public class RoutingTradeoffBenchmark
             SafetyVerdict verdict = _routed.EvaluateAsync(_rows[i]).AsTask().GetAwaiter().GetResult();
             routed[i] = verdict.IsUnsafe;
             escalated += verdict.Routed ? 1 : 0;
+            SafetyVerdict paperVerdict = _paperRule.EvaluateAsync(_rows[i]).AsTask().GetAwaiter().GetResult();
+            paper[i] = paperVerdict.IsUnsafe;
+            paperEscalated += paperVerdict.Routed ? 1 : 0;
         }
 
         string F(double v) => v.ToString("0.0000", CultureInfo.InvariantCulture);
         string text =
             $"# Routing trade-off: quality on the development split ({_rows.Length} rows)\n\n" +
-            $"Written by RoutingTradeoffBenchmark's setup, threshold {F(_routed.Threshold)} (the router file's calibrated value).\n\n" +
+            $"Written by RoutingTradeoffBenchmark's setup, threshold {F(_routed.Threshold)} (the router file's calibrated value)" +
+            (_routed.LengthReference is float l ? $", length-aware with L = {l.ToString("0.#", CultureInfo.InvariantCulture)} characters; the paper's rule at {F(_paperRule.Threshold)}" : "") + ".\n\n" +
             "| method | F1 | large-guard share |\n|---|---:|---:|\n" +
             $"| small only | {F(F1(small, labels))} | 0 |\n" +
             $"| large only | {F(F1(large, labels))} | 1 |\n" +
-            $"| routed | {F(F1(routed, labels))} | {F((double)escalated / _rows.Length)} |\n";
+            $"| routed | {F(F1(routed, labels))} | {F((double)escalated / _rows.Length)} |\n" +
+            $"| routed, paper's rule | {F(F1(paper, labels))} | {F((double)paperEscalated / _rows.Length)} |\n";
         string path = Path.Combine(DevSet.RepositoryRoot(), "benchmarks", "SafeRoute.Benchmarks", "results", "routing-tradeoff-quality.md");
         File.WriteAllText(path, text);
         Console.WriteLine(text);

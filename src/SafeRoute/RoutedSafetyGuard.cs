@@ -78,7 +78,9 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
         ArgumentNullException.ThrowIfNull(large);
         ArgumentNullException.ThrowIfNull(router);
         options ??= new RoutedSafetyGuardOptions();
-        float threshold = options.Threshold ?? router.DefaultThreshold;
+        // Length-aware routing turned off on a router calibrated for it: its file's ε for the paper's rule, when it has one.
+        float threshold = options.Threshold
+            ?? (options.LengthAwareRouting == false && router is MlpRouter { UniformThreshold: float uniform } ? uniform : router.DefaultThreshold);
         if (!float.IsFinite(threshold))
         {
             throw new ArgumentOutOfRangeException(nameof(options), threshold, "The routing threshold must be a finite number.");

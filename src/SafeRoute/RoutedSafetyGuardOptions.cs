@@ -8,7 +8,7 @@ public sealed class RoutedSafetyGuardOptions
 {
     /// <summary>Gets or sets the routing threshold ε: an input goes to the large guard when the router's score is above it.</summary>
     /// <value>The default is <see langword="null"/>: the router's own default (a trained router's calibrated threshold
-    /// from its file, else 0.5).</value>
+    /// from its file, else 0.5; see <see cref="LengthAwareRouting"/> for a router calibrated for length-aware routing).</value>
     public float? Threshold { get; set; }
 
     /// <summary>Gets or sets whether the routing threshold depends on the input's length (length-aware routing, with the
@@ -19,7 +19,8 @@ public sealed class RoutedSafetyGuardOptions
     /// when ε is higher) always goes. A NaN score always goes, as without it.</summary>
     /// <value>The default is <see langword="null"/>: on when the router carries a reference length (the default models'
     /// router does), off otherwise. <see langword="true"/> requires one; <see langword="false"/> is the paper's rule, one
-    /// threshold ε for every input.</value>
+    /// threshold ε for every input; with no <see cref="Threshold"/> set, ε is then the router file's <c>uniform_threshold</c>
+    /// (the paper's rule calibrated the same way) when it has one, else its <c>threshold</c>.</value>
     /// <remarks>Length-aware routing spends the large guard where it is cheap: on the default pair it sends about half
     /// the large guard's tokens of the paper's rule at the same quality (see the model card). The price is that long
     /// inputs rarely get the large guard's second opinion unless the router is sure; the small guard still reads every

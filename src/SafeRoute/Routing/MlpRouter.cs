@@ -21,7 +21,8 @@ namespace SafeRoute.Routing;
 /// [out, in]; F32, F16, BF16 or F64), so routers trained with the reference Python code run unchanged. Optional
 /// metadata: <c>threshold</c> (the calibrated routing threshold, an invariant-culture number in [0, 1]),
 /// <c>length_reference</c> (the reference length L of length-aware routing, in characters, a positive finite number; see
-/// <see cref="LengthReference"/>) and <c>layer_norm_eps</c> (default 1e-5, PyTorch's default).
+/// <see cref="LengthReference"/>), <c>uniform_threshold</c> (with <c>length_reference</c>: the threshold calibrated the same
+/// way for the paper's rule, used when length-aware routing is turned off) and <c>layer_norm_eps</c> (default 1e-5, PyTorch's default).
 /// </para>
 /// <para>
 /// An instance is immutable and safe for concurrent use. <see cref="Score"/> allocates nothing on the heap:
@@ -48,9 +49,10 @@ public sealed class MlpRouter : ISafetyRouter
     private readonly int _hidden2;
     private readonly MlpRouterWeights _weights;
 
-    private MlpRouter(MlpRouterWeights weights, float? calibratedThreshold, float? lengthReference = null)
+    private MlpRouter(MlpRouterWeights weights, float? calibratedThreshold, float? lengthReference = null, float? uniformThreshold = null)
     {
         LengthReference = lengthReference;
+        UniformThreshold = uniformThreshold;
         _weights = weights;
         InputSize = weights.InputSize;
         _hidden1 = weights.Hidden1;
@@ -95,6 +97,11 @@ public sealed class MlpRouter : ISafetyRouter
     /// threshold for every input). <see cref="RoutedSafetyGuard"/> uses it unless
     /// <see cref="RoutedSafetyGuardOptions.LengthAwareRouting"/> is <see langword="false"/>.</value>
     public float? LengthReference { get; }
+
+    /// <summary>Gets the file's <c>uniform_threshold</c> metadata: for a router calibrated for length-aware routing, the
+    /// threshold calibrated the same way for the paper's rule (one ε for every input), which <see cref="RoutedSafetyGuard"/>
+    /// uses when length-aware routing is turned off and no threshold is configured.</summary>
+    internal float? UniformThreshold { get; }
 
     /// <summary>Loads a router from a safetensors file.</summary>
     /// <param name="path">The path of the safetensors file. A relative path is resolved against
@@ -236,7 +243,7 @@ public sealed class MlpRouter : ISafetyRouter
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         CheckThreshold(threshold);
-        Safetensors.Write(path, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold, LengthReference));
+        Safetensors.Write(path, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold, LengthReference, UniformThreshold));
     }
 
     /// <summary>Writes the router to a stream, as <see cref="Save(string, float?)"/> writes a file.</summary>
@@ -248,7 +255,7 @@ public sealed class MlpRouter : ISafetyRouter
     {
         ArgumentNullException.ThrowIfNull(stream);
         CheckThreshold(threshold);
-        Safetensors.Write(stream, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold, LengthReference));
+        Safetensors.Write(stream, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold, LengthReference, UniformThreshold));
     }
 
     private static void CheckThreshold(float? threshold)
@@ -306,7 +313,13 @@ public sealed class MlpRouter : ISafetyRouter
             throw Invalid(source, $"metadata 'length_reference' is {l.ToString("R", CultureInfo.InvariantCulture)}; it must be a positive finite number of characters");
         }
 
-        return new MlpRouter(new MlpRouterWeights(layer1, norm1, layer2, norm2, layer3, eps), threshold, lengthReference);
+        float? uniformThreshold = ReadMetadata(metadata, "uniform_threshold", source);
+        if (uniformThreshold is float u && !(u >= 0 && u <= 1))
+        {
+            throw Invalid(source, $"metadata 'uniform_threshold' is {u.ToString("R", CultureInfo.InvariantCulture)}; it must be in [0, 1]");
+        }
+
+        return new MlpRouter(new MlpRouterWeights(layer1, norm1, layer2, norm2, layer3, eps), threshold, lengthReference, uniformThreshold);
     }
 
     private static BayesLinearWeights ReadLinear(Dictionary<string, SafetensorsTensor> tensors, string prefix, string source, int? expectedInputs, string? previousName)

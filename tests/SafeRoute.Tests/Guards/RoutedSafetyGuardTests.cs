@@ -204,6 +204,17 @@ public sealed class RoutedSafetyGuardTests
     }
 
     [Test]
+    public void LengthAware_TurnedOff_UsesTheFilesUniformThreshold_UnlessOneIsSet()
+    {
+        string path = RouterFiles.Write(_temp.Sub("router-uniform.safetensors"), _smallModel.HiddenSize, threshold: 0.3f, lengthReference: 90f, uniformThreshold: 0.65f);
+        var router = MlpRouter.Load(path);
+
+        Assert.That(new RoutedSafetyGuard(_small, _large, router).Threshold, Is.EqualTo(0.3f), "length-aware: the file's threshold");
+        Assert.That(new RoutedSafetyGuard(_small, _large, router, new RoutedSafetyGuardOptions { LengthAwareRouting = false }).Threshold, Is.EqualTo(0.65f), "off: the paper's rule's ε");
+        Assert.That(new RoutedSafetyGuard(_small, _large, router, new RoutedSafetyGuardOptions { LengthAwareRouting = false, Threshold = 0.5f }).Threshold, Is.EqualTo(0.5f), "a configured ε wins");
+    }
+
+    [Test]
     public void LengthAware_AskedForWithoutAReference_FailsAtConstruction()
     {
         string path = RouterFiles.Write(_temp.Sub("router-no-length.safetensors"), _smallModel.HiddenSize, threshold: 0.5f);

@@ -6,7 +6,7 @@ namespace SafeRoute.Tests.Guards;
 internal static class RouterFiles
 {
     /// <summary>A router of sizes input → hidden → hidden → 1 with seeded random weights and the given final bias.</summary>
-    public static string Write(string path, int inputSize, int hidden = 8, int seed = 7, float finalBias = 0f, float? threshold = null, float? lengthReference = null)
+    public static string Write(string path, int inputSize, int hidden = 8, int seed = 7, float finalBias = 0f, float? threshold = null, float? lengthReference = null, float? uniformThreshold = null)
     {
         var random = new Random(seed);
         float[] R(int n, double scale) => [.. Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale))];
@@ -34,6 +34,11 @@ internal static class RouterFiles
         if (lengthReference is { } l)
         {
             (metadata ??= [])["length_reference"] = l.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        if (uniformThreshold is { } u)
+        {
+            (metadata ??= [])["uniform_threshold"] = u.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
         }
 
         Safetensors.Write(path, tensors, metadata);

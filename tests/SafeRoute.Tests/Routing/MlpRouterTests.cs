@@ -195,14 +195,16 @@ public sealed class MlpRouterTests
     [Test]
     public void LengthReference_MetadataPresent_IsRead_AndSaveWritesItBack()
     {
-        MlpRouter router = MlpRouter.Load(WriteTiny("tiny-length.safetensors", new Dictionary<string, string> { ["threshold"] = "0.25", ["length_reference"] = "97.5" }));
+        MlpRouter router = MlpRouter.Load(WriteTiny("tiny-length.safetensors", new Dictionary<string, string> { ["threshold"] = "0.25", ["length_reference"] = "97.5", ["uniform_threshold"] = "0.625" }));
         Assert.That(router.LengthReference, Is.EqualTo(97.5f));
+        Assert.That(router.UniformThreshold, Is.EqualTo(0.625f));
 
         string path = Path.Combine(_directory, "tiny-length-saved.safetensors");
         router.Save(path, 0.3f);
         MlpRouter reloaded = MlpRouter.Load(path);
 
         Assert.That(reloaded.LengthReference, Is.EqualTo(97.5f));
+        Assert.That(reloaded.UniformThreshold, Is.EqualTo(0.625f));
         Assert.That(reloaded.CalibratedThreshold, Is.EqualTo(0.3f));
     }
 
@@ -217,6 +219,8 @@ public sealed class MlpRouterTests
         Assert.That(Safetensors.Read(path).Metadata.ContainsKey("length_reference"), Is.False);
     }
 
+    [TestCase("uniform_threshold", "1.5")]
+    [TestCase("uniform_threshold", "-0.1")]
     [TestCase("length_reference", "0")]
     [TestCase("length_reference", "-12")]
     [TestCase("length_reference", "NaN")]
