@@ -10,9 +10,10 @@ out, work, small_name, large_name = sys.argv[1:5]
 m = json.load(open(os.path.join(out, "metrics.json"), encoding="utf-8"))
 small = json.load(open(os.path.join(work, f"v2_{small_name}_metrics.json"), encoding="utf-8"))
 large = json.load(open(os.path.join(work, f"v2_{large_name}_metrics.json"), encoding="utf-8"))
-residual_text = ("; the large guard's feed-forward matrices also keep their float16 rounding error as int8 with one "
-                 "float32 scale per tensor (`--fp16-residual ffn`, +7.1 MB; ONNX Runtime folds hi + lo × scale at load), "
-                 f"because plain float16 would move its p(unsafe) by up to {large['fp16PlainMaxAbsDiffDev']:.2e} on the dev split") if large.get("fp16Residual") == "ffn" else ""
+residual_text = ("; the large guard's feed-forward matrices and position embeddings also keep their float16 rounding "
+                 "error as int8 with one float32 scale per tensor (`--fp16-residual ffn+pos`, +7.3 MB; ONNX Runtime folds "
+                 "hi + lo × scale at load), "
+                 f"because plain float16 would move its p(unsafe) by up to {large['fp16PlainMaxAbsDiffDev']:.2e} on the dev split") if large.get("fp16Residual", "none") != "none" else ""
 router = json.load(open(os.path.join(work, "v2", "train_router.json"), encoding="utf-8"))
 boot = json.load(open(os.path.join(work, "v2", "bootstrap.json"), encoding="utf-8"))
 probe = open(os.path.join(work, "v2", "probe.txt"), encoding="utf-8").read().rstrip("\n")
@@ -103,7 +104,9 @@ threads, resumable from checkpoints), router {router['epochs']} epochs ({router[
 | method | F1 | precision | recall | AUPRC | large-guard share | routing F1 (vs t) |
 |---|---|---|---|---|---|---|
 """
-names = {"small": "small guard alone", "large": "large guard alone", "routed": f"SafeRoute router (ε = {m['routed']['threshold']:.4f})",
+length_ref = router.get("length_reference")
+names = {"small": "small guard alone", "large": "large guard alone",
+         "routed": f"SafeRoute router (ε = {m['routed']['threshold']:.4f}{', length-aware' if length_ref else ''})",
          "oracle": "oracle (upper bound, uses labels)", "entropy": "entropy routing (> 0.5 bits)",
          "entropyAtRouterShare": "entropy routing at the router's share"}
 for k, name in names.items():
@@ -118,6 +121,21 @@ cost_text = (f" and {cost * 100:.1f}% of the tokens the large guard would read o
              f"several windows, and the hard inputs are often the long ones; the routed latency follows the token share, "
              f"not the input share)") if cost is not None else ""
 closed = (m["routed"]["f1"] - m["small"]["f1"]) / gap if gap > 0 else float("nan")
+length_text = ""
+if length_ref:
+    u, same = router["uniform_rule"], boot["routerPaperRuleAtSameShare"]
+    length_text = f"""
+
+**Length-aware routing** (`RoutedSafetyGuardOptions.LengthAwareRouting`, on by default with this router): an input of n
+characters (prompt plus response) goes to the large guard when the router's score is above
+min(ε · (n + L) / 2L, max(ε, 0.9)), with L = {length_ref:g} characters (the median length of the router split's inputs)
+and ε calibrated under that rule (best routed F1 with ≤ 30% of inputs). Short inputs are cheap for the large guard and
+long ones costly (it reads every window), so the rule spends the large guard where it is cheap; a router score above 0.9
+always escalates. The price: long inputs rarely get the large guard's second opinion (the small guard still reads every
+window of them). With `LengthAwareRouting = false` the library uses the paper's rule at the file's `uniform_threshold`,
+calibrated the same way: ε = {u['threshold']:.4f}, routed F1 {u['dev_routed_f1']:.3f} with {u['dev_share'] * 100:.1f}% of
+inputs and {u['dev_cost_share'] * 100:.1f}% of the large guard's tokens (PyTorch router scores). At the length-aware rule's
+share, the paper's rule reaches routed F1 {same['f1']:.3f} with {same['largeCostShare'] * 100:.1f}% of the tokens."""
 b = boot["bootstrapRouterMinusEntropy"]
 lat = m["latency"]
 rates = {}
@@ -152,7 +170,9 @@ On the first {la['max_seq']}-token window alone (PyTorch, as trained): large F1 
 window with the highest p(unsafe) decides (so harm late in a long text is not missed); the table is that, as shipped.
 
 Large − small: {gap:+.3f} F1. The router closes {closed * 100:.0f}% of the small→large gap with
-{m['routed']['largeShare'] * 100:.1f}% of inputs sent to the large guard{cost_text}. Router − entropy routing at the same share, paired bootstrap
+{m['routed']['largeShare'] * 100:.1f}% of inputs sent to the large guard{cost_text}.{length_text}
+
+Router − entropy routing at the same share, paired bootstrap
 (1,000 resamples, seed 1234) 95% intervals: routed F1 [{b['routedF1'][0]:+.3f}, {b['routedF1'][1]:+.3f}], routing F1
 [{b['routingF1'][0]:+.3f}, {b['routingF1'][1]:+.3f}]{' (an interval that includes 0 means the difference is within noise)' if b['routedF1'][0] <= 0 <= b['routedF1'][1] or b['routingF1'][0] <= 0 <= b['routingF1'][1] else ''}.
 Hard labels (large right, small wrong) on dev: {m['hardLabels']}; on the router split: {router['router_hard']} of {router['router_rows']}.

@@ -133,11 +133,15 @@ def encode_weight(arr, residual):
     return dec + lo.astype(np.float32) * s, (hi, lo, s)
 
 
-def residual_for(shape, plan, ff):
+def residual_for(shape, plan, ff, max_pos):
     """--fp16-residual ffn: the feed-forward matrices ([d, ff] or [ff, d]), where float16 rounding moves p(unsafe) most
-    per stored byte (measured on the v2 large guard: all weights float16 1.55e-3; + int8 residual on the FFN matrices,
-    +7.1 MB, 7.9e-4; on every layer matrix, +10.6 MB, 4.0e-4)."""
-    return plan == "ffn" and len(shape) == 2 and ff in shape
+    per stored byte (measured on the second v2 large guard: all weights float16 1.55e-3; + int8 residual on the FFN
+    matrices, +7.1 MB, 7.9e-4; on every layer matrix, +10.6 MB, 4.0e-4). ffn+pos: also the position embeddings
+    ([max_pos, d], +0.2 MB), which every input reads (on the 256-token large guard: plain 1.66e-3, ffn 1.10e-3, ffn and
+    the attention matrices of layers 3-5 1.14e-3, ffn+pos 9.5e-4)."""
+    if plan == "none" or len(shape) != 2:
+        return False
+    return ff in shape or (plan == "ffn+pos" and shape[0] == max_pos)
 
 
 def export_onnx(model, out_dir, fp16=True, residual_plan="none"):
@@ -166,11 +170,11 @@ def export_onnx(model, out_dir, fp16=True, residual_plan="none"):
     m = onnx.load(path)
     g = m.graph
     new_inits, casts = [], []
-    ff = model.config["ff"]
+    ff, max_pos = model.config["ff"], model.config["max_pos"]
     for init in g.initializer:
         arr = numpy_helper.to_array(init)
         if arr.dtype == np.float32 and arr.size >= 4096:
-            _, stored = encode_weight(arr, residual_for(arr.shape, residual_plan, ff))
+            _, stored = encode_weight(arr, residual_for(arr.shape, residual_plan, ff, max_pos))
             half = numpy_helper.from_array(stored[0], init.name + "_fp16")
             new_inits.append(half)
             if len(stored) == 1:
@@ -201,12 +205,12 @@ def export_onnx(model, out_dir, fp16=True, residual_plan="none"):
 def round_fp16_(model, residual_plan="none"):
     """What the float16-stored graph computes: every float tensor of ≥ 4,096 elements decoded from its storage
     (encode_weight: float16, plus the int8 residual where --fp16-residual selects it)."""
-    ff = model.config["ff"]
+    ff, max_pos = model.config["ff"], model.config["max_pos"]
     with torch.no_grad():
         for p in model.parameters():
             if p.numel() >= 4096:
                 arr = p.detach().numpy()
-                p.copy_(torch.from_numpy(encode_weight(arr, residual_for(arr.shape, residual_plan, ff))[0]))
+                p.copy_(torch.from_numpy(encode_weight(arr, residual_for(arr.shape, residual_plan, ff, max_pos))[0]))
 
 
 def main():
@@ -237,7 +241,7 @@ def main():
     ap.add_argument("--max-steps", type=int, default=0,
                     help="stop after this many optimizer steps of the --epochs schedule (the schedule itself is unchanged)")
     ap.add_argument("--fp16-torch-check", action="store_true")
-    ap.add_argument("--fp16-residual", choices=["none", "ffn"], default="none",
+    ap.add_argument("--fp16-residual", choices=["none", "ffn", "ffn+pos"], default="none",
                     help="also store the float16 rounding error of these weights as int8 (see residual_for)")
     ap.add_argument("--limit", type=int, default=0, help="smoke test: only the first N training rows")
     ap.add_argument("--teacher-out", action="store_true", help="also write this model's logits on the training rows")

@@ -207,25 +207,26 @@ def main():
     def route_at(eps):
         return sd32 > effective_threshold(eps, reference, nd if nd is not None else np.zeros(len(sd)))
 
-    def calibrate(candidates, route_at):
+    def calibrate(candidates, route_at, max_cost_share):
         best = None
         for eps in np.unique(np.float32(np.clip(candidates, 0.0, 1.0))):
             route = route_at(eps)
             share = float(route.mean())
             f = f1_stats(np.where(route, pld > 0.5, psd > 0.5), ld)["f1"]
             cost_share = float(cost[route].sum() / cost.sum()) if cost is not None else share
-            if share <= args.max_share and cost_share <= args.max_cost_share and (best is None or f > best[1] + 1e-12):
+            if share <= args.max_share and cost_share <= max_cost_share and (best is None or f > best[1] + 1e-12):
                 best = (float(eps), f, share, cost_share)
         return best
 
     # With --length-aware, also the paper's rule calibrated the same way: the ε to use with LengthAwareRouting = false.
+    # Turning length-aware routing off chooses quality over the large guard's cost, so no cost cap there.
     uniform = None
     if reference is not None:
-        u = calibrate(np.concatenate([sd, [1.0]]), lambda e: sd32 > np.float32(e))
+        u = calibrate(np.concatenate([sd, [1.0]]), lambda e: sd32 > np.float32(e), 1.0)
         uniform = {"threshold": u[0], "dev_routed_f1": u[1], "dev_share": u[2], "dev_cost_share": u[3]}
         print(f"dev, the paper's rule calibrated the same way: ε={u[0]:.6g} routed F1 {u[1]:.4f} share {u[2]:.3f} cost share {u[3]}", flush=True)
 
-    best = calibrate(candidates, route_at)
+    best = calibrate(candidates, route_at, args.max_cost_share)
     eps, f, share, _ = best
     eps32 = float(np.float32(eps))
     route = route_at(eps32)

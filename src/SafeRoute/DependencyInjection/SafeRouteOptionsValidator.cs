@@ -101,6 +101,11 @@ internal sealed class SafeRouteOptionsValidator(string sectionPath, bool customL
                 break;
         }
 
+        if (options.LengthAwareRouting == true && router.Kind != RouterKind.Mlp)
+        {
+            failures.Add($"{P("LengthAwareRouting")} is true, but {P("Router:Kind")} is {router.Kind}: only an MLP router file calibrated with a reference length ('length_reference' metadata) supports it.");
+        }
+
         if (options.Threshold is { } threshold && !float.IsFinite(threshold))
         {
             failures.Add($"{P("Threshold")} must be a finite number.");

@@ -230,8 +230,9 @@ public sealed class MlpRouter : ISafetyRouter
 
     /// <summary>
     /// Writes the router as a safetensors file with the reference checkpoint's tensor names, so that
-    /// <see cref="Load(string)"/> (and the reference Python code) read it back. A <see cref="LengthReference"/> is written
-    /// back as <c>length_reference</c> metadata. The <c>*_log_sigma</c> tensors are
+    /// <see cref="Load(string)"/> (and the reference Python code) read it back. The threshold given is one for the paper's
+    /// rule (one ε for every input), so a loaded file's length-aware metadata (<see cref="LengthReference"/>,
+    /// <c>uniform_threshold</c>) is not written: that ε was calibrated with it, the new one was not. The <c>*_log_sigma</c> tensors are
     /// the known ones when the router was built from weights that had them, and log 0.1 (the reference
     /// initialisation) otherwise; <see cref="Load(string)"/> does not keep them.
     /// </summary>
@@ -243,7 +244,7 @@ public sealed class MlpRouter : ISafetyRouter
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         CheckThreshold(threshold);
-        Safetensors.Write(path, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold, LengthReference, UniformThreshold));
+        Safetensors.Write(path, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold));
     }
 
     /// <summary>Writes the router to a stream, as <see cref="Save(string, float?)"/> writes a file.</summary>
@@ -255,7 +256,7 @@ public sealed class MlpRouter : ISafetyRouter
     {
         ArgumentNullException.ThrowIfNull(stream);
         CheckThreshold(threshold);
-        Safetensors.Write(stream, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold, LengthReference, UniformThreshold));
+        Safetensors.Write(stream, _weights.ToTensors(), MlpRouterWeights.Metadata(_layerNormEps, threshold));
     }
 
     private static void CheckThreshold(float? threshold)

@@ -173,7 +173,7 @@ internal sealed class MlpRouterWeights
     }
 
     /// <summary>The metadata of a router file: the LayerNorm ε and, when given, the threshold.</summary>
-    public static Dictionary<string, string> Metadata(float layerNormEps, float? threshold, float? lengthReference = null, float? uniformThreshold = null)
+    public static Dictionary<string, string> Metadata(float layerNormEps, float? threshold)
     {
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -182,16 +182,6 @@ internal sealed class MlpRouterWeights
         if (threshold is float value)
         {
             metadata["threshold"] = value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
-        }
-
-        if (lengthReference is float reference)
-        {
-            metadata["length_reference"] = reference.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
-        }
-
-        if (uniformThreshold is float uniform)
-        {
-            metadata["uniform_threshold"] = uniform.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
         }
 
         return metadata;

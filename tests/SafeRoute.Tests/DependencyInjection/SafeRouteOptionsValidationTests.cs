@@ -161,6 +161,19 @@ public sealed class SafeRouteOptionsValidationTests
     }
 
     [Test]
+    public void LengthAwareRouting_WithARouterKindThatHasNoLength_FailsAtStartupNamingBoth()
+    {
+        string message = StartupValidationMessage(new Dictionary<string, string?>
+        {
+            ["SafeRoute:SmallModel:Path"] = "/definitely/not/here",
+            ["SafeRoute:LargeModel:Path"] = "/definitely/not/here/either",
+            ["SafeRoute:Router:Kind"] = "Entropy",
+            ["SafeRoute:LengthAwareRouting"] = "true",
+        });
+        Assert.That(message, Does.Contain("SafeRoute:LengthAwareRouting is true, but SafeRoute:Router:Kind is Entropy"));
+    }
+
+    [Test]
     public void RoutedSafetyGuardCreate_InvalidOptions_ThrowsBeforeLoading()
     {
         var ex = Assert.Throws<OptionsValidationException>(() => RoutedSafetyGuard.Create(new SafeRouteOptions { Threshold = float.NaN, SmallModel = new GuardModelOptions { Path = "/nope/small" } }));

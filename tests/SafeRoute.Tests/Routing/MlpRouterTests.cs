@@ -193,7 +193,7 @@ public sealed class MlpRouterTests
     }
 
     [Test]
-    public void LengthReference_MetadataPresent_IsRead_AndSaveWritesItBack()
+    public void LengthReference_MetadataPresent_IsRead_AndSaveWithANewThresholdDropsIt()
     {
         MlpRouter router = MlpRouter.Load(WriteTiny("tiny-length.safetensors", new Dictionary<string, string> { ["threshold"] = "0.25", ["length_reference"] = "97.5", ["uniform_threshold"] = "0.625" }));
         Assert.That(router.LengthReference, Is.EqualTo(97.5f));
@@ -203,8 +203,9 @@ public sealed class MlpRouterTests
         router.Save(path, 0.3f);
         MlpRouter reloaded = MlpRouter.Load(path);
 
-        Assert.That(reloaded.LengthReference, Is.EqualTo(97.5f));
-        Assert.That(reloaded.UniformThreshold, Is.EqualTo(0.625f));
+        // The new ε was calibrated for the paper's rule (as saferoute calibrate does), so the length-aware pairing is gone.
+        Assert.That(reloaded.LengthReference, Is.Null);
+        Assert.That(reloaded.UniformThreshold, Is.Null);
         Assert.That(reloaded.CalibratedThreshold, Is.EqualTo(0.3f));
     }
 
