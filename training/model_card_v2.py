@@ -124,18 +124,26 @@ closed = (m["routed"]["f1"] - m["small"]["f1"]) / gap if gap > 0 else float("nan
 length_text = ""
 if length_ref:
     u, same = router["uniform_rule"], boot["routerPaperRuleAtSameShare"]
+    cost_cap = (f" and ≤ {router['max_cost_share'] * 100:.0f}% of the large guard's tokens, issue 16's latency budget "
+                f"(0.35 × large-only less the small guard's ~0.07 ×)") if router.get("max_cost_share", 1.0) < 1.0 else ""
+    ub = boot.get("uniformRule")
+    uniform_boot = (f" The paper's rule at that ε against entropy routing at its share ({ub['largeShare'] * 100:.1f}%), paired "
+                    f"bootstrap 95% intervals: routed F1 [{ub['bootstrap']['routedF1'][0]:+.3f}, {ub['bootstrap']['routedF1'][1]:+.3f}], "
+                    f"routing F1 {ub['routing']['f1']:.3f} vs {ub['entropyRouting']['f1']:.3f}, "
+                    f"[{ub['bootstrap']['routingF1'][0]:+.3f}, {ub['bootstrap']['routingF1'][1]:+.3f}]: the router's scores rank hard "
+                    f"inputs better than entropy does; the length-aware rule spends that on cost.") if ub else ""
     length_text = f"""
 
 **Length-aware routing** (`RoutedSafetyGuardOptions.LengthAwareRouting`, on by default with this router): an input of n
 characters (prompt plus response) goes to the large guard when the router's score is above
 min(ε · (n + L) / 2L, max(ε, 0.9)), with L = {length_ref:g} characters (the median length of the router split's inputs)
-and ε calibrated under that rule (best routed F1 with ≤ 30% of inputs). Short inputs are cheap for the large guard and
+and ε calibrated under that rule (best routed F1 with ≤ {router['max_share'] * 100:.0f}% of inputs{cost_cap}). Short inputs are cheap for the large guard and
 long ones costly (it reads every window), so the rule spends the large guard where it is cheap; a router score above 0.9
 always escalates. The price: long inputs rarely get the large guard's second opinion (the small guard still reads every
 window of them). With `LengthAwareRouting = false` the library uses the paper's rule at the file's `uniform_threshold`,
 calibrated the same way: ε = {u['threshold']:.4f}, routed F1 {u['dev_routed_f1']:.3f} with {u['dev_share'] * 100:.1f}% of
 inputs and {u['dev_cost_share'] * 100:.1f}% of the large guard's tokens (PyTorch router scores). At the length-aware rule's
-share, the paper's rule reaches routed F1 {same['f1']:.3f} with {same['largeCostShare'] * 100:.1f}% of the tokens."""
+share, the paper's rule reaches routed F1 {same['f1']:.3f} with {same['largeCostShare'] * 100:.1f}% of the tokens.{uniform_boot}"""
 b = boot["bootstrapRouterMinusEntropy"]
 lat = m["latency"]
 rates = {}
@@ -145,7 +153,7 @@ for line in probe.splitlines():
         rates[parts[0]] = float(parts[4].rstrip("%"))  # routed
 missed = []
 if m["large"]["f1"] < 0.82:
-    missed.append(f"large F1 ≥ 0.82 (it has {m['large']['f1']:.3f})")
+    missed.append(f"large F1 ≥ 0.82 (it has {m['large']['f1']:.4f})")
 if m["large"].get("auprc", large["dev"]["auprc"]) < 0.91:
     missed.append(f"large AUPRC ≥ 0.91 ({m['large'].get('auprc', large['dev']['auprc']):.3f})")
 if gap < 0.06:
@@ -153,7 +161,9 @@ if gap < 0.06:
 if closed < 0.70:
     missed.append(f"routing closes ≥ 70% of the gap ({closed * 100:.0f}%)")
 if b["routingF1"][0] <= 0:
-    missed.append("routing F1 above entropy routing at the same share (see the bootstrap above)")
+    ub = boot.get("uniformRule")
+    missed.append("routing F1 above entropy routing at the same share with the default length-aware rule (see the bootstrap "
+                  "above" + ("; the paper's rule at `uniform_threshold` meets it" if ub and ub["bootstrap"]["routingF1"][0] > 0 else "") + ")")
 if rates.get("harmful", 100) < 90:
     missed.append(f"probe recall ≥ 90% on plainly harmful requests ({rates['harmful']:.1f}%)")
 if rates.get("sounds-dangerous", 0) > 15:

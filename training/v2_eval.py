@@ -71,6 +71,24 @@ def main():
         res["entropyAtRouterShare"]["largeCostShare"] = float(cost[ent_route].sum() / cost.sum())
         res["routerPaperRuleAtSameShare"]["largeCostShare"] = float(cost[paper_route].sum() / cost.sum())
     res["gapClosed"] = (res["routed"]["f1"] - res["small"]["f1"]) / gap if gap > 0 else None
+    if "uniform_threshold" in meta:
+        # The paper's rule at the file's uniform_threshold (what LengthAwareRouting = false runs) vs entropy at its share.
+        u_route = s.astype(np.float32) > np.float32(float(meta["uniform_threshold"]))
+        u_ent = np.zeros(len(x), bool)
+        u_ent[np.argsort(-ent, kind="stable")[:int(u_route.sum())]] = True
+        rng_u = np.random.RandomState(1234)
+        du, dru = [], []
+        for _ in range(1000):
+            i = rng_u.randint(0, len(x), len(x))
+            du.append(f1_stats(routed(u_route, i), label[i])["f1"] - f1_stats(routed(u_ent, i), label[i])["f1"])
+            dru.append(f1_stats(u_route[i], t[i])["f1"] - f1_stats(u_ent[i], t[i])["f1"])
+        res["uniformRule"] = {**f1_stats(routed(u_route), label), "threshold": float(meta["uniform_threshold"]),
+                              "largeShare": float(u_route.mean()), "routing": f1_stats(u_route, t),
+                              "entropyRouting": f1_stats(u_ent, t), "entropyRoutedF1": f1_stats(routed(u_ent), label)["f1"],
+                              "bootstrap": {"routedF1": [float(np.percentile(du, 2.5)), float(np.percentile(du, 97.5))],
+                                            "routingF1": [float(np.percentile(dru, 2.5)), float(np.percentile(dru, 97.5))]}}
+        if cost is not None:
+            res["uniformRule"]["largeCostShare"] = float(cost[u_route].sum() / cost.sum())
     rng = np.random.RandomState(1234)
     d_f1, d_rf1 = [], []
     for _ in range(1000):
@@ -87,6 +105,10 @@ def main():
               (f"  share {v['largeShare']:.3f}" if "largeShare" in v else "") +
               (f"  cost share {v['largeCostShare']:.3f}" if "largeCostShare" in v else "") + (f"  routing F1 {v['routing']['f1']:.4f}" if "routing" in v else ""))
     print("gap closed", res["gapClosed"], "bootstrap 95% (router − entropy):", res["bootstrapRouterMinusEntropy"])
+    if "uniformRule" in res:
+        u = res["uniformRule"]
+        print(f"paper's rule at uniform_threshold: F1 {u['f1']:.4f} share {u['largeShare']:.3f} routing F1 {u['routing']['f1']:.4f} "
+              f"vs entropy {u['entropyRouting']['f1']:.4f}; bootstrap {u['bootstrap']}")
 
 
 if __name__ == "__main__":

@@ -161,7 +161,7 @@ internal static class EvalCommand
             {
                 trained = ModelArguments.LoadRouterFile(routerPath);
                 scores = Score(trained, set);
-                options.SafeRouteThreshold = parse.GetValue(threshold) ?? trained.DefaultThreshold;
+                options.SafeRouteThreshold = parse.GetValue(threshold) ?? UniformRuleThreshold(trained);
             }
 
             if (parse.GetValue(smallMs) is double sm)
@@ -195,7 +195,7 @@ internal static class EvalCommand
             {
                 ISafetyRouter extra = ModelArguments.LoadRouterFile(extraPath);
                 string name = Path.GetFileNameWithoutExtension(extraPath);
-                methods.Add(new ScoredMethod(methods.Any(m => m.Name == name) ? name + " (file)" : name, Score(extra, set), extra.DefaultThreshold, MethodRole.Extra, calibration is null ? null : Score(extra, calibration)));
+                methods.Add(new ScoredMethod(methods.Any(m => m.Name == name) ? name + " (file)" : name, Score(extra, set), UniformRuleThreshold(extra), MethodRole.Extra, calibration is null ? null : Score(extra, calibration)));
             }
 
             var costs = new GuardCosts(options.SmallLatencyMs, options.LargeLatencyMs, options.SmallFlops, options.LargeFlops);
@@ -357,6 +357,12 @@ internal static class EvalCommand
         using FeatureCache featureCache = FeatureCache.OpenRead(cachePath);
         return featureCache.Load(rows);
     }
+    /// <summary>The ε a router is evaluated at here: every method is routed by the paper's rule (score above ε for every
+    /// input), so a router file calibrated for length-aware routing is evaluated at its <c>uniform_threshold</c>, the
+    /// paper's rule calibrated the same way, not at its length-aware ε.</summary>
+    private static float UniformRuleThreshold(ISafetyRouter router) =>
+        router is MlpRouter { UniformThreshold: float uniform } ? uniform : router.DefaultThreshold;
+
 
     internal static float[] Score(ISafetyRouter router, FeatureSet set)
     {

@@ -101,7 +101,8 @@ public sealed class MlpRouter : ISafetyRouter
     /// <summary>Gets the file's <c>uniform_threshold</c> metadata: for a router calibrated for length-aware routing, the
     /// threshold calibrated the same way for the paper's rule (one ε for every input), which <see cref="RoutedSafetyGuard"/>
     /// uses when length-aware routing is turned off and no threshold is configured.</summary>
-    internal float? UniformThreshold { get; }
+    /// <value>A threshold in [0, 1], or <see langword="null"/> when the file has none.</value>
+    public float? UniformThreshold { get; }
 
     /// <summary>Loads a router from a safetensors file.</summary>
     /// <param name="path">The path of the safetensors file. A relative path is resolved against
