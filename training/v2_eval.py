@@ -57,6 +57,17 @@ def main():
     def routed(r, idx=slice(None)):
         return np.where(r[idx], pl[idx] > 0.5, ps[idx] > 0.5)
 
+    def paired_bootstrap(a, b):
+        """95% intervals of (a − b) in routed F1 and routing F1 over 1,000 paired resamples (seed 1234)."""
+        rng = np.random.RandomState(1234)
+        d_f1, d_rf1 = [], []
+        for _ in range(1000):
+            i = rng.randint(0, len(x), len(x))
+            d_f1.append(f1_stats(routed(a, i), label[i])["f1"] - f1_stats(routed(b, i), label[i])["f1"])
+            d_rf1.append(f1_stats(a[i], t[i])["f1"] - f1_stats(b[i], t[i])["f1"])
+        return {"routedF1": [float(np.percentile(d_f1, 2.5)), float(np.percentile(d_f1, 97.5))],
+                "routingF1": [float(np.percentile(d_rf1, 2.5)), float(np.percentile(d_rf1, 97.5))]}
+
     res = {"rows": int(len(x)), "hard": int(t.sum()), "threshold": eps, "lengthReference": reference,
            "small": f1_stats(ps > 0.5, label), "large": f1_stats(pl > 0.5, label),
            "routed": {**f1_stats(routed(route), label), "largeShare": share, "routing": f1_stats(route, t)},
@@ -76,27 +87,13 @@ def main():
         u_route = s.astype(np.float32) > np.float32(float(meta["uniform_threshold"]))
         u_ent = np.zeros(len(x), bool)
         u_ent[np.argsort(-ent, kind="stable")[:int(u_route.sum())]] = True
-        rng_u = np.random.RandomState(1234)
-        du, dru = [], []
-        for _ in range(1000):
-            i = rng_u.randint(0, len(x), len(x))
-            du.append(f1_stats(routed(u_route, i), label[i])["f1"] - f1_stats(routed(u_ent, i), label[i])["f1"])
-            dru.append(f1_stats(u_route[i], t[i])["f1"] - f1_stats(u_ent[i], t[i])["f1"])
         res["uniformRule"] = {**f1_stats(routed(u_route), label), "threshold": float(meta["uniform_threshold"]),
                               "largeShare": float(u_route.mean()), "routing": f1_stats(u_route, t),
                               "entropyRouting": f1_stats(u_ent, t), "entropyRoutedF1": f1_stats(routed(u_ent), label)["f1"],
-                              "bootstrap": {"routedF1": [float(np.percentile(du, 2.5)), float(np.percentile(du, 97.5))],
-                                            "routingF1": [float(np.percentile(dru, 2.5)), float(np.percentile(dru, 97.5))]}}
+                              "bootstrap": paired_bootstrap(u_route, u_ent)}
         if cost is not None:
             res["uniformRule"]["largeCostShare"] = float(cost[u_route].sum() / cost.sum())
-    rng = np.random.RandomState(1234)
-    d_f1, d_rf1 = [], []
-    for _ in range(1000):
-        i = rng.randint(0, len(x), len(x))
-        d_f1.append(f1_stats(routed(route, i), label[i])["f1"] - f1_stats(routed(ent_route, i), label[i])["f1"])
-        d_rf1.append(f1_stats(route[i], t[i])["f1"] - f1_stats(ent_route[i], t[i])["f1"])
-    res["bootstrapRouterMinusEntropy"] = {"routedF1": [float(np.percentile(d_f1, 2.5)), float(np.percentile(d_f1, 97.5))],
-                                          "routingF1": [float(np.percentile(d_rf1, 2.5)), float(np.percentile(d_rf1, 97.5))]}
+    res["bootstrapRouterMinusEntropy"] = paired_bootstrap(route, ent_route)
     with open(out, "w") as f:
         json.dump(res, f, indent=2)
     for k_ in ("small", "large", "routed", "oracle", "entropyAtRouterShare", "routerPaperRuleAtSameShare", "entropy05"):
