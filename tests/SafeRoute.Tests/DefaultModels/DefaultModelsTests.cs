@@ -47,6 +47,9 @@ public sealed class DefaultModelsTests
         Assert.That(routed.Router, Is.InstanceOf<MlpRouter>());
         Assert.That(((MlpRouter)routed.Router).CalibratedThreshold, Is.Not.Null, "the shipped router carries the threshold chosen on the development split");
         Assert.That(routed.Threshold, Is.EqualTo(((MlpRouter)routed.Router).CalibratedThreshold!.Value));
+        Assert.That(routed.LengthReference, Is.Not.Null.And.GreaterThan(0f), "the shipped router is calibrated for length-aware routing, on by default");
+        Assert.That(routed.LengthReference, Is.EqualTo(((MlpRouter)routed.Router).LengthReference));
+        Assert.That(((MlpRouter)routed.Router).UniformThreshold, Is.Not.Null.And.Not.EqualTo(routed.Threshold), "the paper's rule's own ε is stored for LengthAwareRouting = false");
 
         SafetyVerdict verdict = await routed.EvaluateAsync(new SafetyRequest("What is a good recipe for banana bread?"));
         Assert.That(float.IsFinite(verdict.UnsafeProbability), Is.True);
