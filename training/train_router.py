@@ -87,27 +87,23 @@ def load(work, split):
     return x, label, ps, pl, t
 
 
-def routed_f1(score, eps, label, ps, pl):
-    route = score > eps
-    pred = np.where(route, pl > 0.5, ps > 0.5)
-    return f1_stats(pred, label)["f1"], float(route.mean())
+def feature_column(work, split, name):
+    """One column of features/<split>.tsv as floats, or None in older files without it."""
+    import csv
+    with open(os.path.join(work, "features", split + ".tsv"), encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return np.array([float(r[name]) for r in rows]) if rows and name in rows[0] else None
 
 
 def large_tokens(work, split):
-    """The tokens the large guard runs per row (features/<split>.tsv column large_tokens), or None in older files."""
-    import csv
-    with open(os.path.join(work, "features", split + ".tsv"), encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    return np.array([float(r["large_tokens"]) for r in rows]) if rows and "large_tokens" in rows[0] else None
+    """The tokens the large guard runs per row (column large_tokens, every window), or None in older files."""
+    return feature_column(work, split, "large_tokens")
 
 
 def routing_chars(work, split):
-    """The length length-aware routing reads per row (features column chars: prompt + response UTF-16 code units, as
+    """The length length-aware routing reads per row (column chars: prompt + response UTF-16 code units, as
     RoutedSafetyGuard.RoutingLength counts them), or None in older files."""
-    import csv
-    with open(os.path.join(work, "features", split + ".tsv"), encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    return np.array([float(r["chars"]) for r in rows]) if rows and "chars" in rows[0] else None
+    return feature_column(work, split, "chars")
 
 
 LENGTH_AWARE_CEILING = float(np.float32(0.9))  # RoutedSafetyGuard.LengthAwareCeiling (a float, widened to double)

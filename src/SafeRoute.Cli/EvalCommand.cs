@@ -357,12 +357,12 @@ internal static class EvalCommand
         using FeatureCache featureCache = FeatureCache.OpenRead(cachePath);
         return featureCache.Load(rows);
     }
+
     /// <summary>The ε a router is evaluated at here: every method is routed by the paper's rule (score above ε for every
     /// input), so a router file calibrated for length-aware routing is evaluated at its <c>uniform_threshold</c>, the
     /// paper's rule calibrated the same way, not at its length-aware ε.</summary>
     private static float UniformRuleThreshold(ISafetyRouter router) =>
         router is MlpRouter { UniformThreshold: float uniform } ? uniform : router.DefaultThreshold;
-
 
     internal static float[] Score(ISafetyRouter router, FeatureSet set)
     {
