@@ -110,13 +110,13 @@ LENGTH_AWARE_CEILING = float(np.float32(0.9))  # RoutedSafetyGuard.LengthAwareCe
 
 
 def effective_threshold(eps, reference, n):
-    """RoutedSafetyGuard.EffectiveThreshold, in the same arithmetic: min(ε (n + L) / 2L, max(ε, 0.9)) in double from the
+    """RoutedSafetyGuard.EffectiveThreshold, in the same arithmetic: min(ε √((n + L) / 2L), max(ε, 0.9)) in double from the
     float32 ε and L, then rounded to float32; ε itself when reference is None."""
     eps = float(np.float32(eps))
     if reference is None:
         return np.full(len(n), np.float32(eps), np.float32)
     ref = float(np.float32(reference))
-    return np.minimum(eps * ((n + ref) / (2.0 * ref)), max(eps, LENGTH_AWARE_CEILING)).astype(np.float32)
+    return np.minimum(eps * np.sqrt((n + ref) / (2.0 * ref)), max(eps, LENGTH_AWARE_CEILING)).astype(np.float32)
 
 
 def main():
@@ -195,7 +195,7 @@ def main():
             raise SystemExit("--length-aware needs the chars column (rerun ModelPrep features)")
         reference = float(np.float32(np.median(n_router)))
         # Every ε at which some row's decision changes: its score (capped rows) and its score over its length factor.
-        candidates = np.concatenate([sd, sd * 2.0 * reference / (nd + reference), [1.0]])
+        candidates = np.concatenate([sd, sd / np.sqrt((nd + reference) / (2.0 * reference)), [1.0]])
     else:
         candidates = np.concatenate([sd, [1.0]])
     sd32 = sd.astype(np.float32)
@@ -205,7 +205,11 @@ def main():
 
     def calibrate(candidates, route_at, max_cost_share):
         best = None
-        for eps in np.unique(np.float32(np.clip(candidates, 0.0, 1.0))):
+        # Each candidate is an ε at which some row sits exactly on its threshold; the routed set stays the same from
+        # there up to the next candidate, so try the midpoints: then no row's score sits on the chosen threshold, where
+        # features that differ in the last bit (another batch shape, another CPU) could flip its routing.
+        points = np.unique(np.float32(np.clip(candidates, 0.0, 1.0)))
+        for eps in np.append((points[:-1].astype(np.float64) + points[1:]) / 2.0, points[-1]).astype(np.float32):
             route = route_at(eps)
             share = float(route.mean())
             f = f1_stats(np.where(route, pld > 0.5, psd > 0.5), ld)["f1"]

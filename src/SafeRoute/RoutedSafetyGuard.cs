@@ -176,7 +176,10 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     internal static long RoutingLength(SafetyRequest request) => (long)request.Prompt.Length + (request.Response?.Length ?? 0);
 
     /// <summary>The effective threshold of length-aware routing for an input of <paramref name="length"/> characters:
-    /// min(ε · (n + L) / (2L), max(ε, <see cref="LengthAwareCeiling"/>)); ε itself when <paramref name="reference"/> is null.</summary>
+    /// min(ε · √((n + L) / (2L)), max(ε, <see cref="LengthAwareCeiling"/>)); ε itself when <paramref name="reference"/> is null.
+    /// The square root sits between the paper's rule (one ε for every input) and a threshold proportional to the large
+    /// guard's cost (which grows with n): on the default pair the proportional form saved the most tokens but routed the
+    /// hard inputs no better than entropy routing; the square root keeps both (see the model card).</summary>
     internal static float EffectiveThreshold(float threshold, float? reference, long length)
     {
         if (reference is not float l)
@@ -184,7 +187,7 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
             return threshold;
         }
 
-        double scaled = threshold * ((length + (double)l) / (2.0 * l));
+        double scaled = threshold * Math.Sqrt((length + (double)l) / (2.0 * l));
         return (float)Math.Min(scaled, Math.Max(threshold, LengthAwareCeiling));
     }
 

@@ -14,15 +14,15 @@ public sealed class RoutedSafetyGuardOptions
     /// <summary>Gets or sets whether the routing threshold depends on the input's length (length-aware routing, with the
     /// router's calibrated reference length L, <see cref="Routing.MlpRouter.LengthReference"/>). An input of n characters
     /// (prompt plus response, UTF-16 code units) then goes to the large guard when its router score is above
-    /// min(ε · (n + L) / (2L), max(ε, 0.9)): ε at the reference length, lower for shorter inputs (cheap for the large
+    /// min(ε · √((n + L) / (2L)), max(ε, 0.9)): ε at the reference length, lower for shorter inputs (cheap for the large
     /// guard to read), higher for longer ones (costly: the large guard reads every window), and a score above 0.9 (or ε,
     /// when ε is higher) always goes. A NaN score always goes, as without it.</summary>
     /// <value>The default is <see langword="null"/>: on when the router carries a reference length (the default models'
     /// router does), off otherwise. <see langword="true"/> requires one; <see langword="false"/> is the paper's rule, one
     /// threshold ε for every input; with no <see cref="Threshold"/> set, ε is then the router file's <c>uniform_threshold</c>
     /// (the paper's rule calibrated the same way) when it has one, else its <c>threshold</c>.</value>
-    /// <remarks>Length-aware routing spends the large guard where it is cheap: on the default pair it sends about half
-    /// the large guard's tokens of the paper's rule at the same quality (see the model card). The price is that long
+    /// <remarks>Length-aware routing spends the large guard where it is cheap: on the default pair it reaches a routed F1 within
+    /// 0.004 of the paper's rule's with 56% of the large guard's tokens (see the model card). The price is that long
     /// inputs rarely get the large guard's second opinion unless the router is sure; the small guard still reads every
     /// window of them, and its verdict stands. Turn it off when long inputs (pasted documents, long jailbreaks) matter
     /// more to you than the large guard's cost.</remarks>

@@ -157,10 +157,10 @@ public sealed class RoutedSafetyGuardTests
     [Test]
     public async Task LengthAware_LongerThanTheReference_NeedsAHigherScore_AndOffIsThePapersRule()
     {
-        // L = n / 3: the input is "long", its threshold is 2 ε = 1.5 × its score (below the 0.9 ceiling), so it stays
-        // with the small guard; the paper's rule (ε = 0.75 × score) routes it.
+        // L = n / 3: the input is "long", its threshold is √2 ε ≈ 1.06 × its score (below the 0.9 ceiling), so it stays
+        // with the small guard; the paper's rule (ε = 0.75 × score) routes it. A linear length factor (2 ε) would agree.
         (MlpRouter router, SafetyRequest request, float score) = LengthCase("length-long", -2f, (s, n) => (0.75f * s, n / 3f));
-        Assert.That(score, Is.LessThan(0.55f), "precondition: 1.5 × the score stays below the 0.9 ceiling");
+        Assert.That(score, Is.LessThan(0.8f), "precondition: 1.06 × the score stays below the 0.9 ceiling");
 
         var aware = new RoutedSafetyGuard(_small, _large, router);
         Assert.That(aware.LengthReference, Is.EqualTo(router.LengthReference), "on by default when the router file carries L");
@@ -179,8 +179,8 @@ public sealed class RoutedSafetyGuardTests
     [Test]
     public async Task LengthAware_ShorterThanTheReference_IsRoutedBelowEpsilon()
     {
-        // L = 3n: the input is "short", its threshold is ε × 2/3 = 0.8 × its score; the paper's rule (ε = 1.2 × score) keeps it.
-        (MlpRouter router, SafetyRequest request, float score) = LengthCase("length-short", -2f, (s, n) => (1.2f * s, 3f * n));
+        // L = 10n: the input is "short", its threshold is ε × √(11/20) ≈ 0.89 × its score; the paper's rule (ε = 1.2 × score) keeps it.
+        (MlpRouter router, SafetyRequest request, float score) = LengthCase("length-short", -2f, (s, n) => (1.2f * s, 10f * n));
 
         SafetyVerdict aware = await new RoutedSafetyGuard(_small, _large, router, new RoutedSafetyGuardOptions { LengthAwareRouting = true }).EvaluateAsync(request);
         SafetyVerdict paper = await new RoutedSafetyGuard(_small, _large, router, new RoutedSafetyGuardOptions { LengthAwareRouting = false }).EvaluateAsync(request);
@@ -193,7 +193,7 @@ public sealed class RoutedSafetyGuardTests
     [Test]
     public async Task LengthAware_AScoreAboveTheCeiling_IsAlwaysRouted_HoweverLong()
     {
-        // L = n / 10: the scaled threshold would be 5.5 ε = 2.75, which no score reaches; the ceiling (0.9) caps it.
+        // L = n / 10: the scaled threshold would be √5.5 ε ≈ 1.17, which no score reaches; the ceiling (0.9) caps it.
         (MlpRouter router, SafetyRequest request, float score) = LengthCase("length-ceiling", 6f, (s, n) => (0.5f, n / 10f));
         Assert.That(score, Is.GreaterThan(0.9f), "precondition: the router is sure");
 
@@ -227,11 +227,13 @@ public sealed class RoutedSafetyGuardTests
     }
 
     [TestCase(0.4f, 100f, 100L, 0.4f)]
-    [TestCase(0.4f, 100f, 0L, 0.2f)]
-    [TestCase(0.4f, 100f, 300L, 0.8f)]
+    [TestCase(0.4f, 100f, 0L, 0.28284271f)]
+    [TestCase(0.4f, 100f, 300L, 0.56568542f)]
+    [TestCase(0.4f, 100f, 700L, 0.8f)]
+    [TestCase(0.4f, 100f, 900L, 0.89442719f)]
     [TestCase(0.4f, 100f, 1000L, 0.9f)]
     [TestCase(0.95f, 100f, 1000L, 0.95f)]
-    [TestCase(0.95f, 100f, 0L, 0.475f)]
+    [TestCase(0.95f, 100f, 0L, 0.67175144f)]
     [TestCase(0.4f, 100f, long.MaxValue, 0.9f)]
     public void EffectiveThreshold_IsMinOfScaledEpsilonAndCeiling(float epsilon, float reference, long length, float expected)
     {
