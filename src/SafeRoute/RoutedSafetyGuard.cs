@@ -178,8 +178,8 @@ public sealed class RoutedSafetyGuard : ISafetyGuard, IDisposable, IAsyncDisposa
     /// <summary>The effective threshold of length-aware routing for an input of <paramref name="length"/> characters:
     /// min(ε · √((n + L) / (2L)), max(ε, <see cref="LengthAwareCeiling"/>)); ε itself when <paramref name="reference"/> is null.
     /// The square root sits between the paper's rule (one ε for every input) and a threshold proportional to the large
-    /// guard's cost (which grows with n): on the default pair the proportional form saved the most tokens but routed the
-    /// hard inputs no better than entropy routing; the square root keeps both (see the model card).</summary>
+    /// guard's cost (which grows with n): on the default pair, under the same caps, the proportional form reached a
+    /// routed F1 0.003 higher but picked the hard inputs no better than entropy routing; the square root picks them better (see the model card).</summary>
     internal static float EffectiveThreshold(float threshold, float? reference, long length)
     {
         if (reference is not float l)
