@@ -142,7 +142,7 @@ long ones costly (it reads every window), so the rule spends the large guard whe
 always escalates. The square root sits between the paper's rule (exponent 0) and a threshold proportional to the
 input's cost (exponent 1, this pair's first length-aware router): the proportional form routed the hard inputs no
 better than entropy routing (routing F1 0.411 vs 0.394 at 28.3% of inputs, bootstrap [−0.015, +0.053]). Exponents
-0, 0.25, 0.5, 0.75 and 1 were compared on the dev split (the only split the router has not been trained on) under the
+0, 0.25, 0.5, 0.75 and 1 were compared on the dev split (the one split neither the guards nor the router were trained on) under the
 same caps (routed F1, routing-F1 bootstrap against entropy routing): 0 0.785, [−0.018, +0.075]; 0.25 0.802,
 [+0.033, +0.110]; 0.5 0.804, [+0.027, +0.104]; 0.75 0.807, [+0.004, +0.072]; 1 0.808, [−0.015, +0.053]. 0.5 closes
 more of the gap than 0.25 with a similar margin; the choice itself was made on dev. The price: long inputs rarely get the large guard's second opinion (the small guard still reads every
