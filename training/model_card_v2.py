@@ -105,6 +105,7 @@ threads, resumable from checkpoints), router {router['epochs']} epochs ({router[
 |---|---|---|---|---|---|---|
 """
 length_ref = router.get("length_reference")
+ub = boot.get("uniformRule")  # the paper's rule at the file's uniform_threshold (length-aware routers only)
 names = {"small": "small guard alone", "large": "large guard alone",
          "routed": f"SafeRoute router (ε = {m['routed']['threshold']:.4f}{', length-aware' if length_ref else ''})",
          "oracle": "oracle (upper bound, uses labels)", "entropy": "entropy routing (> 0.5 bits)",
@@ -126,7 +127,6 @@ if length_ref:
     u, same = router["uniform_rule"], boot["routerPaperRuleAtSameShare"]
     cost_cap = (f" and ≤ {router['max_cost_share'] * 100:.0f}% of the large guard's tokens, issue 16's latency budget "
                 f"(0.35 × large-only less the small guard's ~0.07 ×)") if router.get("max_cost_share", 1.0) < 1.0 else ""
-    ub = boot.get("uniformRule")
     uniform_boot = (f" The paper's rule at that ε against entropy routing at its share ({ub['largeShare'] * 100:.1f}%), paired "
                     f"bootstrap 95% intervals: routed F1 [{ub['bootstrap']['routedF1'][0]:+.3f}, {ub['bootstrap']['routedF1'][1]:+.3f}], "
                     f"routing F1 {ub['routing']['f1']:.3f} vs {ub['entropyRouting']['f1']:.3f}, "
@@ -140,7 +140,8 @@ min(ε · √((n + L) / 2L), max(ε, 0.9)), with L = {length_ref:g} characters (
 and ε calibrated under that rule (best routed F1 with ≤ {router['max_share'] * 100:.0f}% of inputs{cost_cap}). Short inputs are cheap for the large guard and
 long ones costly (it reads every window), so the rule spends the large guard where it is cheap; a router score above 0.9
 always escalates. The square root sits between the paper's rule (exponent 0) and a threshold proportional to the
-input's cost (exponent 1, this pair's first length-aware router): the proportional form routed the hard inputs no
+input's cost (exponent 1). Measured once, on Dec 2, 2026, on the third v2 pair's dev features (these numbers are not
+recomputed by this script): the proportional form routed the hard inputs no
 better than entropy routing (routing F1 0.411 vs 0.394 at 28.3% of inputs, bootstrap [−0.015, +0.053]). Exponents
 0, 0.25, 0.5, 0.75 and 1 were compared on the dev split (the one split neither the guards nor the router were trained on) under the
 same caps (routed F1, routing-F1 bootstrap against entropy routing): 0 0.785, [−0.018, +0.075]; 0.25 0.802,
@@ -167,7 +168,6 @@ if gap < 0.06:
 if closed < 0.70:
     missed.append(f"routing closes ≥ 70% of the gap ({closed * 100:.0f}%)")
 if b["routingF1"][0] <= 0:
-    ub = boot.get("uniformRule")
     missed.append("routing F1 above entropy routing at the same share with the default length-aware rule (see the bootstrap "
                   "above" + ("; the paper's rule at `uniform_threshold` meets it" if ub and ub["bootstrap"]["routingF1"][0] > 0 else "") + ")")
 if rates.get("harmful", 100) < 90:

@@ -48,11 +48,15 @@ def main():
     q = np.clip(ps, 1e-12, 1 - 1e-12)
     ent = -(q * np.log2(q) + (1 - q) * np.log2(1 - q))
     k = int(route.sum())
-    ent_route = np.zeros(len(x), bool)
-    ent_route[np.argsort(-ent, kind="stable")[:k]] = True  # the k most uncertain inputs: entropy routing at the same share
 
-    paper_route = np.zeros(len(x), bool)
-    paper_route[np.argsort(-s, kind="stable")[:k]] = True  # the same router, one threshold for all, at the same share
+    def top_k(score, count):
+        """The count highest-scoring rows (ties in row order): a method routed at a given share."""
+        chosen = np.zeros(len(x), bool)
+        chosen[np.argsort(-score, kind="stable")[:count]] = True
+        return chosen
+
+    ent_route = top_k(ent, k)  # the k most uncertain inputs: entropy routing at the same share
+    paper_route = top_k(s, k)  # the same router, one threshold for all, at the same share
 
     def routed(r, idx=slice(None)):
         return np.where(r[idx], pl[idx] > 0.5, ps[idx] > 0.5)
@@ -85,8 +89,7 @@ def main():
     if "uniform_threshold" in meta:
         # The paper's rule at the file's uniform_threshold (what LengthAwareRouting = false runs) vs entropy at its share.
         u_route = s.astype(np.float32) > np.float32(float(meta["uniform_threshold"]))
-        u_ent = np.zeros(len(x), bool)
-        u_ent[np.argsort(-ent, kind="stable")[:int(u_route.sum())]] = True
+        u_ent = top_k(ent, int(u_route.sum()))
         res["uniformRule"] = {**f1_stats(routed(u_route), label), "threshold": float(meta["uniform_threshold"]),
                               "largeShare": float(u_route.mean()), "routing": f1_stats(u_route, t),
                               "entropyRouting": f1_stats(u_ent, t), "entropyRoutedF1": f1_stats(routed(u_ent), label)["f1"],
