@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bert  # noqa: E402
-from train_encoder import load_rows, metrics, predict  # noqa: E402
+from train_encoder import load_rows, metrics, predict, training_rows  # noqa: E402
 
 
 def decoded_state_dict(onnx_path):
@@ -73,7 +73,7 @@ def main():
     y = [r["label"] for r in dev]
     out = {}
     model.load_state_dict(sa, strict=True)
-    la, _, pa = predict(model, dev)
+    _, _, pa = predict(model, dev)
     out["a"] = metrics(pa, y)
     if args.fixture:
         ref = {}
@@ -86,7 +86,7 @@ def main():
         if out["aMaxAbsDiffFromFixture"] > 1e-5:
             raise SystemExit(f"--a does not reproduce the fixture: max |dp| {out['aMaxAbsDiffFromFixture']:.2e}")
     model.load_state_dict(sb, strict=True)
-    lb, _, pb = predict(model, dev)
+    _, _, pb = predict(model, dev)
     out["b"] = metrics(pb, y)
     out["meanP"] = metrics((pa + pb) / 2, y)
     out["agreement"] = round(float(((pa > 0.5) == (pb > 0.5)).mean()), 4)
@@ -96,8 +96,8 @@ def main():
     print(json.dumps(out, indent=1), flush=True)
 
     if args.teacher_out:
-        train = [r for r in rows if r["split"] in ("guard", "coverage")]
-        train += [r for r in rows if r["split"] == "extra"][:args.extra_benign]
+        guard, coverage, extra = training_rows(rows, args.extra_benign)
+        train = guard + coverage + extra  # train_encoder.py's rows (the teacher is looked up by id)
         probs = []
         for sd in (sa, sb):
             model.load_state_dict(sd, strict=True)

@@ -98,6 +98,15 @@ def metrics(p, y, thr=0.5):
             "accuracy": round(float((pred == (y == 1)).mean()), 4), "n": int(len(y))}
 
 
+def training_rows(all_rows, extra_benign):
+    """A guard's training rows, in training order: split "guard", then "coverage" (training/coverage, hand-written;
+    guard training only), then the first extra_benign rows of split "extra" (Alpaca instructions cut from the labelled data)."""
+    guard = [r for r in all_rows if r["split"] == "guard"]
+    coverage = [r for r in all_rows if r["split"] == "coverage"]
+    extra = [r for r in all_rows if r["split"] == "extra"][:extra_benign]
+    return guard, coverage, extra
+
+
 def build_small(base, d, layers, heads, ff, max_pos, dropout, seed):
     torch.manual_seed(seed)
     model = bert.BertClassifier(vocab=base.word.weight.shape[0], d=d, layers=layers, heads=heads, ff=ff,
@@ -254,9 +263,7 @@ def main():
     ckpt = args.ckpt or os.path.join(args.work, f"ckpt_{args.name}.pt")
 
     all_rows = load_rows(args.rows, args.max_seq)
-    guard = [r for r in all_rows if r["split"] == "guard"]
-    extra = [r for r in all_rows if r["split"] == "extra"][:args.extra_benign]
-    coverage = [r for r in all_rows if r["split"] == "coverage"]  # training/coverage (hand-written), guard training only
+    guard, coverage, extra = training_rows(all_rows, args.extra_benign)
     train = guard + coverage + extra
     if args.limit:
         train = train[:args.limit]
