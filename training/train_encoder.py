@@ -269,7 +269,8 @@ def main():
         train = train[:args.limit]
     n_safe_guard = sum(r["label"] == 0 for r in guard)
     n_safe = sum(r["label"] == 0 for r in train)
-    w_safe = n_safe_guard / n_safe
+    # Safe rows weigh n_safe(guard split) / n_safe(training rows); a --limit smoke test can keep no safe row at all.
+    w_safe = n_safe_guard / n_safe if n_safe else 1.0
     log(f"train rows {len(train)} (guard {len(guard)}, coverage {len(coverage)}, extra benign {len(extra)}), unsafe {sum(r['label'] for r in train)}, "
         f"safe weight {w_safe:.4f}")
     y_train = torch.tensor([r["label"] for r in train])
@@ -290,6 +291,10 @@ def main():
     if args.teacher:
         t = np.load(args.teacher, allow_pickle=False)
         by_id = {i: k for k, i in enumerate(t["ids"].tolist())}
+        missing = sum(r["id"] not in by_id for r in train)
+        if missing:
+            raise SystemExit(f"--teacher {args.teacher} has no logits for {missing} of the {len(train)} training rows "
+                             "(written for other rows or another --extra-benign?)")
         teacher = torch.from_numpy(t["logits"][[by_id[r["id"]] for r in train]])
 
     steps_per_epoch = math.ceil(len(train) / args.batch)
